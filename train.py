@@ -1,0 +1,105 @@
+"""Train a registered model on MNIST and write results/<model>-seed<k>.json.
+
+    python train.py --model Model_6 --seeds 1 2 3
+    python train.py --model Model_8 --eval-split val --lr 0.1 --tag lr0.1 --out results/val
+    python train.py --list
+    python train.py --model S6_Model --dry-run      # a few batches, nothing written: for CI
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import model as model_lib
+import utils
+
+# Options that override the model's recipe; None keeps the recipe's value.
+OVERRIDES = {
+    "epochs": (int, "number of epochs"),
+    "batch_size": (int, "training batch size"),
+    "optimizer": (str, "sgd or adam"),
+    "lr": (float, "learning rate (the peak rate of the one-cycle schedule)"),
+    "momentum": (float, "SGD momentum"),
+    "weight_decay": (float, "L2 weight decay"),
+    "schedule": (str, "constant or onecycle"),
+    "warmup": (float, "one-cycle: fraction of the steps spent ramping up"),
+    "rotate": (float, "augmentation: maximum rotation in degrees"),
+    "scale": (float, "augmentation: maximum scale change, as a fraction"),
+    "translate": (float, "augmentation: maximum shift in pixels"),
+    "eval_split": (str, "test: train on all 60k images and evaluate the test set; "
+                        "val: train on 50k and evaluate 10k held out of the training images"),
+    "train_limit": (int, "train on this many images only (0: all)"),
+    "eval_limit": (int, "evaluate this many images only (0: all)"),
+    "tag": (str, "suffix of the results file name, for runs with other hyperparameters"),
+}
+DRY_RUN = dict(epochs=1, train_limit=1024, eval_limit=1000)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="Model_6", help="registered model name (see --list)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[1], help="one run per seed (default: 1)")
+    for name, (kind, help_text) in OVERRIDES.items():
+        p.add_argument("--" + name.replace("_", "-"), type=kind, default=None,
+                       help=help_text + " (default: the model's recipe)")
+    p.add_argument("--data-dir", type=Path, default=utils.DEFAULT_DATA_DIR, help="MNIST folder (default: data)")
+    p.add_argument("--out", type=Path, default=utils.DEFAULT_RESULTS_DIR,
+                   help="folder for the results files (default: results)")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when there is one)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="1 epoch on 1,024 images, evaluated on 1,000; writes nothing")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--list", action="store_true", help="list the registered models and exit")
+    return p.parse_args(argv)
+
+
+def check_writable(folder: Path) -> None:
+    """Fail before training, not after it, when the results cannot be written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise ValueError(f"cannot write results to {folder}: {err.strerror or err}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.list:
+        for name in model_lib.list_models():
+            print(f"{name:10s} {model_lib.count_parameters(model_lib.get_model(name)):>7,} parameters  "
+                  f"{model_lib.get_target(name)}")
+        return 0
+    overrides = {k: getattr(args, k) for k in OVERRIDES if getattr(args, k) is not None}
+    if args.dry_run:
+        overrides.update(DRY_RUN)
+    try:
+        configs = [utils.TrainConfig.for_model(args.model, seed=seed, **overrides) for seed in args.seeds]
+        if not args.dry_run:
+            check_writable(args.out)
+        device = utils.torch.device(args.device) if args.device else None
+        if device is not None and device.type == "cuda" and not utils.torch.cuda.is_available():
+            raise ValueError("--device cuda: no GPU is available")
+    except (ValueError, RuntimeError) as err:
+        print(f"train.py: error: {err}", file=sys.stderr)
+        return 2
+    results = []
+    for cfg in configs:
+        try:
+            results.append(utils.train(cfg, data_dir=args.data_dir, device=device,
+                                       results_dir=None if args.dry_run else args.out,
+                                       progress=not args.no_progress))
+        except utils.DataError as err:
+            print(f"train.py: error: {err}", file=sys.stderr)
+            return 1
+    if len(results) > 1:
+        mean, std, low = utils.last_epochs_stats(results)
+        print(f"{args.model}: last 3 epochs over {len(results)} seeds: mean {mean:.2f}%, "
+              f"std {std:.2f}, min {low:.2f}%")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

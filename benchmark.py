@@ -1,0 +1,248 @@
+"""Training and evaluation speed: the classic course pipeline against ours, on the same models.
+
+    python benchmark.py             # writes results/benchmark.json and prints the table
+    python benchmark.py --quick     # seconds-long, for the tests
+    python benchmark.py --profile   # the top operators of each pipeline (torch.profiler)
+
+Classic: torchvision transforms on PIL images one at a time (RandomRotation, ToTensor,
+Normalize), a DataLoader with 2 worker processes, nn.Dropout. Ours: the whole data set as
+tensors in memory, one affine grid per batch for the augmentation, Dropout2d: the code path of
+utils.train. Each measurement runs in its own process, so its peak memory is its own.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import model as model_lib
+import utils
+
+MODELS = ("Model_6", "S6_Model")
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process plus its largest child (the DataLoader workers), in MB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return round((own + child) / 1024, 1)
+
+
+def with_plain_dropout(net: nn.Module) -> nn.Module:
+    """The classic model: per-element nn.Dropout where ours has Dropout2d, same p."""
+    for name, child in net.named_children():
+        if isinstance(child, nn.Dropout2d):
+            setattr(net, name, nn.Dropout(child.p))
+        else:
+            with_plain_dropout(child)
+    return net
+
+
+def classic_worker(name: str, batch_size: int, warmup: int, batches: int, profile: bool) -> dict:
+    from torch.utils.data import DataLoader
+    from torchvision import datasets, transforms
+
+    root = utils.DEFAULT_DATA_DIR
+    utils.ensure_mnist(root, log=lambda s: None)
+    normalize = transforms.Normalize((utils.MNIST_MEAN,), (utils.MNIST_STD,))
+    train_tf = transforms.Compose([transforms.RandomRotation((-7.0, 7.0), fill=(0,)), transforms.ToTensor(), normalize])
+    train_set = datasets.MNIST(root, train=True, download=False, transform=train_tf)
+    test_set = datasets.MNIST(root, train=False, download=False,
+                              transform=transforms.Compose([transforms.ToTensor(), normalize]))
+    kwargs = dict(batch_size=batch_size, num_workers=2, persistent_workers=False)
+    torch.manual_seed(0)
+    net = with_plain_dropout(model_lib.get_model(name)).train()
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+
+    def step(x, y):
+        loss = F.nll_loss(net(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    loader = iter(DataLoader(train_set, shuffle=True, **kwargs))
+    for _ in range(warmup):
+        step(*next(loader))
+    prof = start_profiler(profile)
+    t0 = time.perf_counter()
+    for _ in range(batches):
+        step(*next(loader))
+    train_s = time.perf_counter() - t0
+    top = stop_profiler(prof)
+    net.eval()
+    t0 = time.perf_counter()
+    n_eval = 0
+    with torch.no_grad():
+        for x, y in DataLoader(test_set, shuffle=False, **kwargs):
+            net(x)
+            n_eval += len(y)
+    eval_s = time.perf_counter() - t0
+    return {"train_images_per_s": batches * batch_size / train_s, "eval_images_per_s": n_eval / eval_s,
+            "peak_rss_mb": peak_rss_mb(), "top_ops": top}
+
+
+def ours_worker(name: str, batch_size: int, warmup: int, batches: int, profile: bool) -> dict:
+    data = utils.load_mnist(log=lambda s: None)
+    device = utils.default_device()
+    cfg = utils.TrainConfig.for_model(name, batch_size=batch_size)
+    torch.manual_seed(0)
+    net = model_lib.get_model(name).to(device)
+    opt, sched = utils.make_optimizer(net, cfg, warmup + batches)
+    gen = torch.Generator().manual_seed(0)
+
+    def epoch_on(n_images: int) -> float:
+        split = utils.make_split(data, dataclass_replace(cfg, train_limit=n_images, eval_limit=1), device)
+        t0 = time.perf_counter()
+        utils.train_epoch(net, split, cfg, opt, sched, gen, 1, [], progress=False)
+        return time.perf_counter() - t0
+
+    epoch_on(warmup * batch_size)
+    prof = start_profiler(profile)
+    train_s = epoch_on(batches * batch_size)
+    top = stop_profiler(prof)
+    test = utils.make_split(data, cfg, device)
+    utils.evaluate(net, test.eval_x[:1000], test.eval_y[:1000])
+    t0 = time.perf_counter()
+    utils.evaluate(net, test.eval_x, test.eval_y)
+    eval_s = time.perf_counter() - t0
+    return {"train_images_per_s": batches * batch_size / train_s, "eval_images_per_s": len(test.eval_y) / eval_s,
+            "peak_rss_mb": peak_rss_mb(), "top_ops": top}
+
+
+def epoch_seconds_worker(name: str, sizes: list[int]) -> dict:
+    """Seconds of one training epoch (plus evaluating the 10k test images) at each training-set size."""
+    data = utils.load_mnist(log=lambda s: None)
+    device = utils.default_device()
+    cfg = utils.TrainConfig.for_model(name)
+    net = model_lib.get_model(name).to(device)
+    opt, sched = utils.make_optimizer(net, cfg, 10 ** 6)
+    gen = torch.Generator().manual_seed(0)
+    out = {}
+    for n in sizes:
+        split = utils.make_split(data, dataclass_replace(cfg, train_limit=n), device)
+        t0 = time.perf_counter()
+        utils.train_epoch(net, split, cfg, opt, sched, gen, 1, [], progress=False)
+        utils.evaluate(net, split.eval_x, split.eval_y)
+        out[str(n)] = round(time.perf_counter() - t0, 2)
+    return {"epoch_seconds": out}
+
+
+def dataclass_replace(cfg, **changes):
+    import dataclasses
+    return dataclasses.replace(cfg, **changes)
+
+
+def start_profiler(enabled: bool):
+    if not enabled:
+        return None
+    prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
+    prof.__enter__()
+    return prof
+
+
+def stop_profiler(prof) -> list[list]:
+    """The top 3 operators by self CPU time: [name, share of the profiled time]."""
+    if prof is None:
+        return []
+    prof.__exit__(None, None, None)
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events) or 1
+    return [[e.key, round(e.self_cpu_time_total / total, 3)] for e in events[:3]]
+
+
+WORKERS = {"classic": classic_worker, "ours": ours_worker}
+
+
+def run_worker(*args: str) -> dict:
+    """One measurement in a fresh process; its last stdout line is the JSON answer."""
+    proc = subprocess.run([sys.executable, __file__, "--worker", *args], capture_output=True, text=True,
+                          cwd=utils.REPO)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark worker {args} failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def machine() -> dict:
+    return {"cpu": utils.cpu_name(), "cores": os.cpu_count(), "torch": torch.__version__,
+            "threads": torch.get_num_threads(), "python": platform.python_version(),
+            "device": str(utils.default_device())}
+
+
+def run_benchmark(quick: bool, profile: bool) -> dict:
+    warmup, batches = (2, 4) if quick else (20, 120)
+    bench = {"machine": machine(), "batch_size": 128, "warmup_batches": warmup, "timed_batches": batches,
+             "pipelines": {}, "batch_sizes": {}, "epoch_seconds": {}}
+    for name in MODELS[:1] if quick else MODELS:
+        bench["pipelines"][name] = {
+            pipe: run_worker(pipe, name, "128", str(warmup), str(batches), str(int(profile)))
+            for pipe in WORKERS}
+        print(f"{name}: " + ", ".join(f"{p} {v['train_images_per_s']:.0f} img/s"
+                                      for p, v in bench["pipelines"][name].items()), flush=True)
+    for bs in (128,) if quick else (64, 128, 256, 512):
+        r = run_worker("ours", MODELS[0], str(bs), str(warmup), str(max(4, batches * 128 // bs)), "0")
+        bench["batch_sizes"][str(bs)] = round(r["train_images_per_s"])
+    sizes = [1000] if quick else [10000, 30000, 60000]
+    bench["epoch_seconds"] = run_worker("epochs", MODELS[0], *map(str, sizes))["epoch_seconds"]
+    return bench
+
+
+def markdown(bench: dict) -> str:
+    m = bench["machine"]
+    lines = [f"Measured on {m['cpu']} ({m['cores']} cores, {m['threads']} torch threads, torch {m['torch']}, "
+             f"{m['device']}); batch size {bench['batch_size']}, {bench['timed_batches']} timed batches after "
+             f"{bench['warmup_batches']} warm-up batches.\n",
+             "| model | pipeline | train images/s | eval images/s | peak memory (MB) | train speed-up |",
+             "|---|---|---|---|---|---|"]
+    for name, pipes in bench["pipelines"].items():
+        base = pipes["classic"]["train_images_per_s"]
+        for pipe, v in pipes.items():
+            lines.append(f"| {name} | {pipe} | {v['train_images_per_s']:,.0f} | {v['eval_images_per_s']:,.0f} | "
+                         f"{v['peak_rss_mb']:,.0f} | {v['train_images_per_s'] / base:.1f}x |")
+    lines += ["", "| batch size | " + " | ".join(bench["batch_sizes"]) + " |",
+              "|---" * (len(bench["batch_sizes"]) + 1) + "|",
+              f"| train images/s ({MODELS[0]}, ours) | " + " | ".join(f"{v:,}" for v in bench["batch_sizes"].values()) + " |",
+              "", "| training images | " + " | ".join(f"{int(n):,}" for n in bench["epoch_seconds"]) + " |",
+              "|---" * (len(bench["epoch_seconds"]) + 1) + "|",
+              f"| seconds per epoch ({MODELS[0]}, ours, with the 10k evaluation) | "
+              + " | ".join(f"{v:.1f}" for v in bench["epoch_seconds"].values()) + " |"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="a few batches only: checks that it works")
+    p.add_argument("--profile", action="store_true", help="record the top operators of each pipeline")
+    p.add_argument("--out", type=Path, default=utils.DEFAULT_RESULTS_DIR / "benchmark.json")
+    p.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        kind, name, *rest = args.worker
+        if kind == "epochs":
+            print(json.dumps(epoch_seconds_worker(name, [int(n) for n in rest])))
+        else:
+            bs, warmup, batches, profile = map(int, rest)
+            print(json.dumps(WORKERS[kind](name, bs, warmup, batches, bool(profile))))
+        return 0
+    bench = run_benchmark(args.quick, args.profile)
+    utils.write_atomic(args.out, (json.dumps(bench, indent=1) + "\n").encode())
+    print(markdown(bench))
+    for name, pipes in bench["pipelines"].items():
+        for pipe, v in pipes.items():
+            if v["top_ops"]:
+                print(f"top operators, {name}, {pipe}: " + ", ".join(f"{op} {share:.0%}" for op, share in v["top_ops"]))
+    print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

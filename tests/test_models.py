@@ -1,0 +1,71 @@
+"""Every registered model, tested the same way; the final models against their budgets."""
+import re
+
+import pytest
+import torch
+import torch.nn as nn
+
+import model as model_lib
+import utils
+
+ALL = model_lib.list_models()
+S7 = model_lib.s7_models()
+FINALS = {"Model_6": 8000, "Model_7": 3501, "S6_Model": 20000}  # parameters must be fewer (Model_7: at most 3,500)
+
+
+def test_registry_lists_the_session_7_steps_in_order():
+    assert S7 == [f"Model_{i}" for i in range(1, len(S7) + 1)]
+    assert len(S7) >= 6
+    assert "S6_Model" in ALL
+
+
+def test_unknown_model_error_lists_known_models():
+    with pytest.raises(ValueError, match="known models: Model_1"):
+        model_lib.get_model("Model_99")
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_forward_gives_log_probabilities(name):
+    net = model_lib.get_model(name).eval()
+    out = net(torch.randn(4, 1, 28, 28))
+    assert out.shape == (4, 10)
+    assert torch.allclose(out.exp().sum(1), torch.ones(4), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_parameter_count_agrees_with_torchsummary(name):
+    net = model_lib.get_model(name)
+    printed = re.search(r"Total params: ([\d,]+)", utils.model_summary(net)).group(1)
+    assert int(printed.replace(",", "")) == model_lib.count_parameters(net)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_model_states_its_target_and_recipe(name):
+    assert len(model_lib.get_target(name)) > 20
+    cfg = utils.TrainConfig.for_model(name)
+    assert cfg.epochs <= 15
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_receptive_field_covers_the_digit(name):
+    rows = utils.receptive_field_table(model_lib.get_model(name))
+    assert rows[-1]["size"] == 1 and rows[-1]["rf"] >= 28
+
+
+@pytest.mark.parametrize("name,limit", FINALS.items())
+def test_final_models_have_bn_dropout_gap_within_budget(name, limit):
+    net = model_lib.get_model(name)
+    kinds = {type(m) for m in net.modules()}
+    assert nn.BatchNorm2d in kinds
+    assert kinds & {nn.Dropout, nn.Dropout2d}
+    assert nn.AdaptiveAvgPool2d in kinds
+    assert model_lib.count_parameters(net) < limit
+
+
+def test_receptive_field_table_by_hand():
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Conv2d(2, 2, 3, padding=1), nn.MaxPool2d(2),
+                        nn.Conv2d(2, 2, 3, dilation=2), nn.AdaptiveAvgPool2d(1))
+    rows = utils.receptive_field_table(net, 28)
+    assert [(r["rf"], r["jump"], r["size"]) for r in rows] == [
+        (1, 1, 28), (3, 1, 26), (5, 1, 26), (6, 2, 13), (14, 2, 9), (30, 18, 1)]
+    assert rows[3]["type"] == "MaxPool2d" and rows[3]["kernel"] == 2 and rows[3]["stride"] == 2

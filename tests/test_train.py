@@ -1,0 +1,124 @@
+"""The one training loop, its results file and the command line."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+import utils
+
+REPO = utils.REPO
+SMALL = dict(epochs=2, train_limit=2048, eval_limit=1000)
+
+
+@pytest.fixture(scope="module")
+def short_run(mnist, tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    cfg = utils.TrainConfig.for_model("Model_6", **SMALL)
+    return utils.train(cfg, results_dir=out, progress=False, log=lambda s: None), out
+
+
+def test_loss_drops_and_accuracy_rises(short_run):
+    result, _ = short_run
+    first, last = result.history[0], result.history[-1]
+    assert last.train_loss < first.train_loss
+    assert last.eval_acc > 30.0  # far above the 10% of guessing, after 32 steps
+
+
+def test_same_seed_same_numbers(short_run):
+    result, _ = short_run
+    again = utils.train(utils.TrainConfig.for_model("Model_6", **SMALL), results_dir=None,
+                        progress=False, log=lambda s: None)
+    strip = lambda h: [(r.train_loss, r.train_acc, r.eval_loss, r.eval_acc, r.lr) for r in h]
+    assert strip(again.history) == strip(result.history)
+    other = utils.train(utils.TrainConfig.for_model("Model_6", seed=2, **SMALL), results_dir=None,
+                        progress=False, log=lambda s: None)
+    assert strip(other.history) != strip(result.history)
+
+
+def test_results_file_holds_everything_the_report_needs(short_run):
+    result, out = short_run
+    path = out / "Model_6-seed1.json"
+    raw = json.loads(path.read_text())
+    for key in ("model", "params", "config", "history", "per_class_accuracy", "confusion_matrix",
+                "misclassified", "wall_time_s", "environment", "lr_trace"):
+        assert key in raw
+    for key in ("torch", "device", "git_commit"):
+        assert key in raw["environment"]
+    assert raw["params"] == 6552 and raw["config"]["seed"] == 1 and len(raw["history"]) == 2
+    assert sum(map(sum, raw["confusion_matrix"])) == 1000
+    assert len(raw["misclassified"]) == 1000 - sum(raw["confusion_matrix"][i][i] for i in range(10))
+    loaded = utils.load_result(path)
+    assert loaded.history == result.history and loaded.accuracies() == result.accuracies()
+
+
+def test_course_line_format():
+    ev = utils.Evaluation(0.01912, 9948, 10000, None)
+    assert utils.course_line("Test", ev) == "Test set: Average loss: 0.0191, Accuracy: 9948/10000 (99.48%)"
+
+
+def test_one_cycle_schedule_peaks_then_anneals(short_run):
+    result, _ = short_run
+    trace = result.lr_trace
+    peak = max(trace)
+    assert peak == pytest.approx(result.config["lr"], rel=1e-3)
+    assert trace[0] < peak / 5 and trace[-1] < peak / 100
+
+
+def test_bad_config_values_are_rejected():
+    for bad in (dict(epochs=0), dict(batch_size=-1), dict(lr=0), dict(schedule="cosine"), dict(eval_split="train")):
+        with pytest.raises(ValueError):
+            utils.TrainConfig.for_model("Model_6", **bad)
+    with pytest.raises(ValueError, match="unknown TrainConfig field"):
+        utils.TrainConfig.for_model("Model_6", epoch=3)
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "train.py", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--model", "Model_99"], "unknown model 'Model_99'; known models: Model_1"),
+    (["--epochs", "0"], "epochs must be positive, got 0"),
+    (["--epochs", "-3"], "epochs must be positive, got -3"),
+    (["--batch-size", "0"], "batch_size must be positive, got 0"),
+    (["--out", "/proc/no/such/dir"], "cannot write results to /proc/no/such/dir"),
+    (["--epochs", "two"], "argument --epochs: invalid int value: 'two'"),
+])
+def test_cli_bad_input_gives_one_line_error(args, message):
+    proc = run_cli(*args)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len([l for l in proc.stderr.splitlines() if "error" in l]) == 1
+
+
+def test_cli_help_documents_every_option():
+    proc = run_cli("--help")
+    assert proc.returncode == 0
+    for option in ("--model", "--seeds", "--epochs", "--batch-size", "--lr", "--eval-split", "--dry-run",
+                   "--out", "--data-dir", "--list", "--rotate", "--schedule"):
+        assert option in proc.stdout
+
+
+def test_cli_list_names_every_model():
+    proc = run_cli("--list")
+    assert proc.returncode == 0
+    for name in utils.model_lib.list_models():
+        assert name in proc.stdout
+
+
+def test_cli_dry_run_trains_and_writes_nothing(tmp_path):
+    proc = run_cli("--model", "Model_7", "--dry-run", "--no-progress", "--out", str(tmp_path / "r"))
+    assert proc.returncode == 0, proc.stderr
+    assert "Test set: Average loss:" in proc.stdout and "/1000 (" in proc.stdout
+    assert not (tmp_path / "r").exists()
+
+
+def test_cli_writes_the_results_file(tmp_path):
+    proc = run_cli("--model", "Model_7", "--epochs", "1", "--train-limit", "512", "--eval-limit", "500",
+                   "--seeds", "4", "5", "--no-progress", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Model_7-seed4.json", "Model_7-seed5.json"]
+    assert "over 2 seeds" in proc.stdout

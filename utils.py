@@ -58,6 +58,11 @@ MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 DOWNLOAD_TIMEOUT_S = 30
 
 
+def say(message: str) -> None:
+    """Print at once, also when stdout is a file or a pipe (long runs are watched through logs)."""
+    print(message, flush=True)
+
+
 class DataError(RuntimeError):
     """MNIST could not be found or verified."""
 
@@ -93,7 +98,7 @@ def install_verified(name: str, data: bytes, raw: Path) -> None:
     write_atomic(raw / name, data)
 
 
-def unverified_files(raw: Path, log: Callable[[str], None] = print) -> list[str]:
+def unverified_files(raw: Path, log: Callable[[str], None] = say) -> list[str]:
     """Names of the raw files that are missing or whose md5 is wrong (the wrong ones are reported)."""
     bad = []
     for name, md5 in MNIST_MD5.items():
@@ -194,7 +199,7 @@ DATA_SOURCES: list[tuple[str, Callable[[Path, Sequence[str]], None]]] = [
 ]
 
 
-def ensure_mnist(root: Path | str = DEFAULT_DATA_DIR, log: Callable[[str], None] = print) -> Path:
+def ensure_mnist(root: Path | str = DEFAULT_DATA_DIR, log: Callable[[str], None] = say) -> Path:
     """Make sure the four official raw files are in ``<root>/MNIST/raw`` with the right md5s.
 
     Files already there are verified; missing or corrupted ones are fetched from the next
@@ -243,7 +248,7 @@ class MNIST:
 _MNIST_CACHE: dict[Path, MNIST] = {}
 
 
-def load_mnist(root: Path | str = DEFAULT_DATA_DIR, log: Callable[[str], None] = print) -> MNIST:
+def load_mnist(root: Path | str = DEFAULT_DATA_DIR, log: Callable[[str], None] = say) -> MNIST:
     """The verified data set, read once per process."""
     raw = ensure_mnist(root, log).resolve()
     if raw not in _MNIST_CACHE:
@@ -383,7 +388,6 @@ def make_split(data: MNIST, cfg: TrainConfig, device: torch.device) -> Split:
     else:
         train_idx, eval_idx = validation_split(len(data.train_labels), cfg.val_size)
         eval_images, eval_labels, eval_name = data.train_images[eval_idx], data.train_labels[eval_idx], "Validation"
-        eval_images = data.train_images[eval_idx]
     if cfg.train_limit:
         train_idx = train_idx[: cfg.train_limit]
     if cfg.eval_limit:
@@ -507,7 +511,7 @@ def seed_everything(seed: int) -> None:
 
 def train(cfg: TrainConfig, *, data_dir: Path | str = DEFAULT_DATA_DIR, device: torch.device | None = None,
           results_dir: Path | str | None = DEFAULT_RESULTS_DIR, progress: bool = True,
-          log: Callable[[str], None] = print) -> Result:
+          log: Callable[[str], None] = say) -> Result:
     """Train ``cfg.model`` with ``cfg``, print the course's per-epoch lines, and write the results file
     (unless ``results_dir`` is None). Same seed on the same machine: the same numbers."""
     cfg.validate()

@@ -82,7 +82,7 @@ class TinyNet(nn.Module):
 
     ``layers`` spells the stack: ``"16"`` is a 3x3 convolution to 16 channels, ``"t8"`` a 1x1
     convolution to 8 channels (a transition that mixes channels cheaply after a pool), ``"M"``
-    a 2x2 max-pool. Every convolution is a ``conv_block``; subclasses fix the layers,
+    a 2x2 max-pool, ``"D"`` a channel dropout (Dropout2d) with probability ``dropout``. Every convolution is a ``conv_block``; subclasses fix the layers,
     BatchNorm and dropout, and ``recipe`` holds their training hyperparameters.
     """
 
@@ -99,9 +99,12 @@ class TinyNet(nn.Module):
             if token == "M":
                 stack.append(nn.MaxPool2d(2))
                 continue
+            if token == "D":
+                stack.append(nn.Dropout2d(self.dropout))
+                continue
             kernel = 1 if token.startswith("t") else 3
             cout = int(token.lstrip("t"))
-            stack.append(conv_block(cin, cout, kernel, padding=0, bn=self.bn, dropout=self.dropout))
+            stack.append(conv_block(cin, cout, kernel, padding=0, bn=self.bn))
             cin = cout
         self.features = nn.Sequential(*stack)
         self.gap = nn.AdaptiveAvgPool2d(1)

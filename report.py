@@ -80,8 +80,7 @@ class Report:
         return paths
 
     def image(self, file_name: str, alt: str) -> str:
-        rel = (self.figures / file_name).relative_to(utils.REPO)
-        return f"![{alt}]({rel.as_posix()})"
+        return f"![{alt}]({FIGURES.relative_to(utils.REPO).as_posix()}/{file_name})"
 
     # ------------------------------------------------------------------- blocks
     def block_targets(self) -> str:

@@ -723,7 +723,9 @@ def plot_curves(results: Iterable[Result], title: str = ""):
             ax[i][j].set_xlabel("epoch")
             ax[i][j].grid(alpha=0.3)
     ax[1][1].axhline(99.4, color="grey", ls="--", lw=1, label="99.4%")
+    from matplotlib.ticker import MaxNLocator
     for a in ax.flat:
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))
         a.legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()

@@ -142,7 +142,7 @@ def test_torchvision_source_downloads_and_verifies(tmp_path, raw_files, monkeypa
     mirror.mkdir()
     resources = []
     for name, data in raw_files.items():
-        gz = gzip.compress(data, mtime=0)
+        gz = gzip.compress(data, compresslevel=1, mtime=0)
         (mirror / f"{name}.gz").write_bytes(gz)
         resources.append((f"{name}.gz", hashlib.md5(gz).hexdigest()))
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(mirror))

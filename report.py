@@ -166,9 +166,9 @@ class Report:
         rows = []
         for r in sorted(self.selection, key=lambda r: (r.model, r.name)):
             c = r.config
-            rows.append({"run": r.name, "parameters": f"{r.params:,}", "lr": c["lr"],
-                         "weight decay": c["weight_decay"], "dropout": getattr(model_lib._REGISTRY.get(r.model), "dropout", ""),
-                         "augmentation": f"rot {c['rotate']}, scale {c['scale']}, shift {c['translate']}",
+            rows.append({"run": r.name, "parameters": f"{r.params:,}", "epochs": len(r.history),
+                         "peak lr": c["lr"], "weight decay": c["weight_decay"],
+                         "augmentation": f"rotate {c['rotate']:g} deg, scale {c['scale']:g}, shift {c['translate']:g} px",
                          "last 3 epochs (validation)": ", ".join(f"{a:.2f}%" for a in r.last(3))})
         return utils.markdown_table(rows)
 

@@ -25,11 +25,6 @@ def test_committed_notebook_meets_the_real_bars(notebook):
     assert out.count("PASS") == 7
 
 
-def test_committed_s7_notebook_smallest_model_meets_the_bar():
-    code, out = checker(utils.REPO / "S7.ipynb", 3501, 15, 99.4, 3, "--model", "Model_7")
-    assert code == 0, out
-
-
 @pytest.mark.parametrize("notebook", BARS)
 def test_notebook_runs_headless_in_smoke_mode(notebook, tmp_path, mnist):
     executed = tmp_path / notebook

@@ -45,7 +45,7 @@ def test_results_file_holds_everything_the_report_needs(short_run):
         assert key in raw
     for key in ("torch", "device", "git_commit"):
         assert key in raw["environment"]
-    assert raw["params"] == 6552 and raw["config"]["seed"] == 1 and len(raw["history"]) == 2
+    assert raw["params"] == utils.model_lib.count_parameters(utils.model_lib.get_model("Model_6")) and raw["config"]["seed"] == 1 and len(raw["history"]) == 2
     assert sum(map(sum, raw["confusion_matrix"])) == 1000
     assert len(raw["misclassified"]) == 1000 - sum(raw["confusion_matrix"][i][i] for i in range(10))
     loaded = utils.load_result(path)

@@ -3,9 +3,7 @@ import functools
 import gzip
 import hashlib
 import http.server
-import io
 import pickle
-import shutil
 import threading
 import zipfile
 

@@ -1,7 +1,6 @@
 """Full trainings of the final models for one seed: the bar holds, and the committed results are reproduced."""
 import pytest
 
-import model as model_lib
 import utils
 
 # model -> (parameters must be fewer than, test accuracy bar for each of the last 3 epochs)

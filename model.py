@@ -133,7 +133,7 @@ class Model_1(TinyNet):
 
     Two 3x3 convolutions at full resolution (28 -> 24 pixels), a max-pool at a receptive field
     of 6 pixels, where MNIST's strokes and edges are visible, a 1x1 transition, three more 3x3
-    convolutions (12 -> 6 pixels, receptive field 22), global average pooling and a 1x1
+    convolutions (12 -> 6 pixels, receptive field 18), global average pooling and a 1x1
     convolution to 10 classes. Channels are generous (12 to 24): does the shape learn at all?
     """
 

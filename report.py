@@ -50,8 +50,8 @@ class Report:
             figs["s7_steps_curves.png"] = lambda: utils.plot_curves(
                 [self.seed1(n) for n in steps], "Session 7 steps (seed 1): loss and accuracy per epoch")
             figs["s7_params_vs_accuracy.png"] = lambda: utils.plot_params_vs_accuracy(
-                {n: self.runs[n] for n in steps}, "Session 7: parameters against last-3-epoch test accuracy "
-                                                  "(mean and std over seeds)")
+                {n: self.runs[n] for n in steps}, "Session 7: parameters against test accuracy\n"
+                                                  "(last 3 epochs, mean and std over seeds)")
         for name in (S7_FINAL, S7_SMALLEST, S6_FINAL):
             if name not in self.runs:
                 continue

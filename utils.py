@@ -724,6 +724,13 @@ def plot_curves(results: Iterable[Result], title: str = ""):
             ax[i][j].grid(alpha=0.3)
     ax[1][1].axhline(99.4, color="grey", ls="--", lw=1, label="99.4%")
     from matplotlib.ticker import MaxNLocator
+    for a in ax[0]:
+        a.set_yscale("log")  # the first epoch's loss would flatten the rest
+    for a, floor in ((ax[1][0], 96.0), (ax[1][1], 97.0)):
+        low = min(line.get_ydata().min() for line in a.get_lines() if len(line.get_ydata()) > 2)
+        if low < floor:
+            a.set_ylim(floor, 100.05)
+            a.set_title(a.get_title() + f", zoomed to >= {floor:g}%")
     for a in ax.flat:
         a.xaxis.set_major_locator(MaxNLocator(integer=True))
         a.legend(fontsize=7)
@@ -807,12 +814,15 @@ def last_epochs_stats(results: Sequence[Result], last: int = 3) -> tuple[float, 
 
 def plot_params_vs_accuracy(groups: dict[str, Sequence[Result]], title: str, last: int = 3):
     """Parameters against last-epochs accuracy, mean and standard deviation over the runs of each model."""
-    fig, ax = _figure(size=(7, 4))
+    fig, ax = _figure(size=(8, 4.2))
+    same_size: dict[int, int] = {}
     for name, runs in groups.items():
         mean, std, _ = last_epochs_stats(runs, last)
         ax[0][0].errorbar(runs[0].params, mean, yerr=std, fmt="o", capsize=4)
-        ax[0][0].annotate(f"{name}\n{len(runs)} seed(s)", (runs[0].params, mean), fontsize=7,
-                          textcoords="offset points", xytext=(6, -4))
+        k = same_size[runs[0].params] = same_size.get(runs[0].params, -1) + 1  # stagger labels of equal sizes
+        ax[0][0].annotate(f"{name} ({len(runs)} seed{'s' if len(runs) > 1 else ''})", (runs[0].params, mean),
+                          fontsize=7, textcoords="offset points", xytext=(8, 10 - 12 * k),
+                          arrowprops=dict(arrowstyle="-", lw=0.5, color="grey") if k else None)
     ax[0][0].axhline(99.4, color="grey", ls="--", lw=1)
     ax[0][0].set_xlabel("parameters")
     ax[0][0].set_ylabel(f"accuracy, last {last} epochs (%)")

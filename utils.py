@@ -821,7 +821,7 @@ def plot_params_vs_accuracy(groups: dict[str, Sequence[Result]], title: str, las
         ax[0][0].errorbar(runs[0].params, mean, yerr=std, fmt="o", capsize=4)
         k = same_size[runs[0].params] = same_size.get(runs[0].params, -1) + 1  # stagger labels of equal sizes
         ax[0][0].annotate(f"{name} ({len(runs)} seed{'s' if len(runs) > 1 else ''})", (runs[0].params, mean),
-                          fontsize=7, textcoords="offset points", xytext=(8, 10 - 12 * k),
+                          fontsize=7, textcoords="offset points", xytext=(8 + 80 * k, 4),
                           arrowprops=dict(arrowstyle="-", lw=0.5, color="grey") if k else None)
     ax[0][0].axhline(99.4, color="grey", ls="--", lw=1)
     ax[0][0].set_xlabel("parameters")

@@ -174,8 +174,9 @@ class Model_3(Model_2):
 
     bn = True
     analysis = (
-        "The largest single step of the sequence: after one epoch the test accuracy is above what "
-        "Model_2 reached in fifteen. Train accuracy now runs ahead of test accuracy in the later epochs, "
+        "The largest single step of the sequence: the first epoch ends near 98% on the test set, and by "
+        "the third the test accuracy passes the best Model_2 reached in fifteen. Train accuracy now runs "
+        "ahead of test accuracy in the later epochs, "
         "and at the constant rate the test accuracy swings from epoch to epoch. Next: regularize."
     )
 

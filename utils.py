@@ -794,8 +794,9 @@ def plot_confusion(result: Result):
     im = ax[0][0].imshow(off, cmap="Reds")
     for i in range(10):
         for j in range(10):
+            dark = i != j and off[i, j] > off.max() / 2
             ax[0][0].text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
-                          color="black" if i != j else "grey")
+                          color="grey" if i == j else "white" if dark else "black")
     ax[0][0].set_xticks(range(10))
     ax[0][0].set_yticks(range(10))
     ax[0][0].set_xlabel("predicted")

@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         except utils.DataError as err:
             print(f"train.py: error: {err}", file=sys.stderr)
             return 1
+        except ValueError as err:  # a configuration that only fails once the data size is known
+            print(f"train.py: error: {err}", file=sys.stderr)
+            return 2
     if len(results) > 1:
         mean, std, low = utils.last_epochs_stats(results)
         print(f"{args.model}: last 3 epochs over {len(results)} seeds: mean {mean:.2f}%, "

@@ -403,9 +403,15 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig, steps_per_epoch: int):
     else:
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     if cfg.schedule == "onecycle":
+        total = cfg.epochs * steps_per_epoch
+        if total < 4:
+            raise ValueError(f"the one-cycle schedule needs at least 4 steps, got {total} "
+                             "(epochs x batches per epoch); train on more images or use --schedule constant")
+        # Each phase needs at least one whole step: short smoke runs would otherwise divide by zero.
+        warmup = min(max(cfg.warmup, 2 / total), 1 - 2 / total)
         sched = torch.optim.lr_scheduler.OneCycleLR(
             opt, max_lr=cfg.lr, epochs=cfg.epochs, steps_per_epoch=steps_per_epoch,
-            pct_start=cfg.warmup, div_factor=10, final_div_factor=100)
+            pct_start=warmup, div_factor=10, final_div_factor=100)
     else:
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
     return opt, sched

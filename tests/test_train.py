@@ -85,6 +85,7 @@ def run_cli(*args):
     (["--batch-size", "0"], "batch_size must be positive, got 0"),
     (["--out", "/proc/no/such/dir"], "cannot write results to /proc/no/such/dir"),
     (["--epochs", "two"], "argument --epochs: invalid int value: 'two'"),
+    (["--model", "Model_6", "--train-limit", "128", "--epochs", "1"], "the one-cycle schedule needs at least 4 steps, got 1"),
 ])
 def test_cli_bad_input_gives_one_line_error(args, message):
     proc = run_cli(*args)

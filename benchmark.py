@@ -12,6 +12,7 @@ utils.train. Each measurement runs in its own process, so its peak memory is its
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -101,7 +102,7 @@ def ours_worker(name: str, batch_size: int, warmup: int, batches: int, profile: 
     gen = torch.Generator().manual_seed(0)
 
     def epoch_on(n_images: int) -> float:
-        split = utils.make_split(data, dataclass_replace(cfg, train_limit=n_images, eval_limit=1), device)
+        split = utils.make_split(data, dataclasses.replace(cfg, train_limit=n_images, eval_limit=1), device)
         t0 = time.perf_counter()
         utils.train_epoch(net, split, cfg, opt, sched, gen, 1, [], progress=False)
         return time.perf_counter() - t0
@@ -129,17 +130,12 @@ def epoch_seconds_worker(name: str, sizes: list[int]) -> dict:
     gen = torch.Generator().manual_seed(0)
     out = {}
     for n in sizes:
-        split = utils.make_split(data, dataclass_replace(cfg, train_limit=n), device)
+        split = utils.make_split(data, dataclasses.replace(cfg, train_limit=n), device)
         t0 = time.perf_counter()
         utils.train_epoch(net, split, cfg, opt, sched, gen, 1, [], progress=False)
         utils.evaluate(net, split.eval_x, split.eval_y)
         out[str(n)] = round(time.perf_counter() - t0, 2)
     return {"epoch_seconds": out}
-
-
-def dataclass_replace(cfg, **changes):
-    import dataclasses
-    return dataclasses.replace(cfg, **changes)
 
 
 def start_profiler(enabled: bool):

@@ -150,8 +150,7 @@ class Report:
         n_eval = sum(map(sum, r.confusion_matrix))
         log = []
         for h in r.history:
-            log.append(f"Epoch {h.epoch}: lr {h.lr:.5f}, train loss {h.train_loss:.4f}, "
-                       f"train accuracy {h.train_acc:.2f}%, {h.seconds:.1f}s")
+            log.append(utils.epoch_line(h))
             correct = round(h.eval_acc * n_eval / 100)
             log.append(utils.course_line("Test", utils.Evaluation(h.eval_loss, correct, n_eval, None)))
         per_class = utils.markdown_table([{"digit": d, "accuracy (%)": f"{a:.2f}"}

@@ -459,6 +459,12 @@ class EpochRecord:
     seconds: float
 
 
+def epoch_line(r: EpochRecord) -> str:
+    """The training half of an epoch's log; course_line is the evaluation half."""
+    return (f"Epoch {r.epoch}: lr {r.lr:.5f}, train loss {r.train_loss:.4f}, "
+            f"train accuracy {r.train_acc:.2f}%, {r.seconds:.1f}s")
+
+
 @dataclass
 class Result:
     """What a run produced; saved as JSON and read back by the report."""
@@ -542,8 +548,7 @@ def train(cfg: TrainConfig, *, data_dir: Path | str = DEFAULT_DATA_DIR, device: 
         ev = evaluate(net, split.eval_x, split.eval_y)
         seconds = time.perf_counter() - t0
         history.append(EpochRecord(epoch, lr_trace[-1], train_loss, train_acc, ev.loss, ev.accuracy, seconds))
-        log(f"Epoch {epoch}: lr {lr_trace[-1]:.5f}, train loss {train_loss:.4f}, "
-            f"train accuracy {train_acc:.2f}%, {seconds:.1f}s")
+        log(epoch_line(history[-1]))
         log(course_line(split.eval_name, ev))
     wall = time.perf_counter() - started
 

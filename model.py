@@ -10,7 +10,8 @@ Analysis of each step are generated from ``results/`` into the README.
 """
 from __future__ import annotations
 
-
+from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 import torch.nn as nn
@@ -77,13 +78,60 @@ def conv_block(cin: int, cout: int, kernel: int = 3, padding: int = 1, *,
     return nn.Sequential(*layers)
 
 
+def separable_block(cin: int, cout: int, padding: int = 0, *, bn: bool = True) -> nn.Sequential:
+    """Depthwise 3x3 (one filter per input channel) then a 1x1 mix -> BatchNorm -> ReLU.
+
+    It costs 9*cin + cin*cout weights instead of 9*cin*cout: the search's cheaper convolution.
+    No nonlinearity between the two halves, as in Xception.
+    """
+    layers: list[nn.Module] = [nn.Conv2d(cin, cin, 3, padding=padding, groups=cin, bias=False),
+                               nn.Conv2d(cin, cout, 1, bias=not bn)]
+    if bn:
+        layers.append(nn.BatchNorm2d(cout))
+    layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+@dataclass(frozen=True)
+class ConvKind:
+    padded: bool
+    separable: bool
+    transition: bool
+
+
+def parse_conv_token(token: str) -> tuple[ConvKind, int]:
+    """``"ps16"`` -> (padded separable 3x3, 16 channels); raises ValueError for a malformed token."""
+    prefix = token.rstrip("0123456789")
+    digits = token[len(prefix):]
+    if not digits or int(digits) <= 0 or prefix not in ("", "p", "s", "ps", "t"):
+        raise ValueError(f"bad layer token {token!r}: use M, D, or [p][s]<channels> / t<channels>")
+    return ConvKind("p" in prefix, "s" in prefix, prefix == "t"), int(digits)
+
+
+def build_layers(layers: str | Sequence[str], dropout: float = 0.0) -> nn.Module:
+    """A TinyNet of any stack, e.g. ``build_layers("8 16 M D t8 s16 s16", 0.05)``."""
+    tokens = layers.split() if isinstance(layers, str) else list(layers)
+    if not tokens:
+        raise ValueError("empty layer specification")
+    net = TinyNet(tokens, dropout)
+    try:
+        with torch.no_grad():
+            net.eval()(torch.zeros(1, 1, 28, 28))
+    except RuntimeError:
+        raise ValueError(f"layers {' '.join(tokens)!r} shrink the 28x28 image to nothing") from None
+    return net.train()
+
+
 class TinyNet(nn.Module):
     """A stack of unpadded convolutions, global average pooling, and a 1x1 convolution to 10 classes.
 
-    ``layers`` spells the stack: ``"16"`` is a 3x3 convolution to 16 channels, ``"t8"`` a 1x1
-    convolution to 8 channels (a transition that mixes channels cheaply after a pool), ``"M"``
-    a 2x2 max-pool, ``"D"`` a channel dropout (Dropout2d) with probability ``dropout``. Every convolution is a ``conv_block``; subclasses fix the layers,
-    BatchNorm and dropout, and ``recipe`` holds their training hyperparameters.
+    ``layers`` spells the stack: ``"16"`` is an unpadded 3x3 convolution to 16 channels, ``"p16"``
+    the same padded (the map keeps its size), ``"s16"`` a depthwise-separable 3x3 convolution
+    (``"ps16"`` padded), ``"t8"`` a 1x1 convolution to 8 channels (a transition that mixes
+    channels cheaply after a pool), ``"M"`` a 2x2 max-pool, ``"D"`` a channel dropout (Dropout2d)
+    with probability ``dropout``. Subclasses fix the layers, BatchNorm and dropout, and
+    ``recipe`` holds their training hyperparameters; ``TinyNet(layers, dropout)`` builds any
+    other stack (the search's candidates).
     """
 
     layers: tuple[str, ...] = ()
@@ -92,20 +140,25 @@ class TinyNet(nn.Module):
     recipe: dict = {}
     analysis: str = ""  # what the step's results showed, for the README and the notebook
 
-    def __init__(self) -> None:
+    def __init__(self, layers: Sequence[str] | None = None, dropout: float | None = None) -> None:
         super().__init__()
+        layers = self.layers if layers is None else tuple(layers)
+        dropout = self.dropout if dropout is None else dropout
         stack: list[nn.Module] = []
         cin = 1
-        for token in self.layers:
+        for token in layers:
             if token == "M":
                 stack.append(nn.MaxPool2d(2))
                 continue
             if token == "D":
-                stack.append(nn.Dropout2d(self.dropout))
+                stack.append(nn.Dropout2d(dropout))
                 continue
-            kernel = 1 if token.startswith("t") else 3
-            cout = int(token.lstrip("t"))
-            stack.append(conv_block(cin, cout, kernel, padding=0, bn=self.bn))
+            kind, cout = parse_conv_token(token)
+            if kind.separable:
+                stack.append(separable_block(cin, cout, padding=int(kind.padded), bn=self.bn))
+            else:
+                stack.append(conv_block(cin, cout, 1 if kind.transition else 3,
+                                        padding=int(kind.padded), bn=self.bn))
             cin = cout
         self.features = nn.Sequential(*stack)
         self.gap = nn.AdaptiveAvgPool2d(1)

@@ -33,6 +33,11 @@ OVERRIDES = {
     "train_limit": (int, "train on this many images only (0: all)"),
     "eval_limit": (int, "evaluate this many images only (0: all)"),
     "tag": (str, "suffix of the results file name, for runs with other hyperparameters"),
+    "layers": (str, "train this stack instead of the model's own, e.g. \"8 12 M D t8 s16 s16 s16\" "
+                    "(tokens: see model.TinyNet)"),
+    "dropout": (float, "with --layers: the Dropout2d rate of its D tokens"),
+    "label_smoothing": (float, "label smoothing of the training loss"),
+    "ema": (float, "evaluate an exponential moving average of the weights with this decay (0: off)"),
 }
 DRY_RUN = dict(epochs=1, train_limit=1024, eval_limit=1000)
 

@@ -345,6 +345,10 @@ class TrainConfig:
     train_limit: int = 0  # > 0: train on this many images only (smoke runs)
     eval_limit: int = 0  # > 0: evaluate this many images only (smoke runs)
     tag: str = ""  # distinguishes runs of one model with other hyperparameters
+    layers: str = ""  # non-empty: train this stack (model.TinyNet tokens) instead of the model's own
+    dropout: float = -1.0  # with ``layers``: the Dropout2d rate of its "D" tokens (-1: the model's own)
+    label_smoothing: float = 0.0
+    ema: float = 0.0  # > 0: evaluate an exponential moving average of the weights with this decay
 
     @classmethod
     def for_model(cls, model: str, **overrides) -> "TrainConfig":
@@ -371,6 +375,19 @@ class TrainConfig:
             raise ValueError(f"eval_split must be test or val, got {self.eval_split!r}")
         if self.train_limit < 0 or self.eval_limit < 0:
             raise ValueError("train_limit and eval_limit must be >= 0")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"ema must be in [0, 1), got {self.ema}")
+        if self.layers:
+            self.build()  # a malformed stack fails here, before any data is read
+
+    def build(self) -> nn.Module:
+        """The network this configuration trains: the registered model, or the stack in ``layers``."""
+        if not self.layers:
+            return model_lib.get_model(self.model)
+        dropout = self.dropout if self.dropout >= 0 else model_lib.get_model(self.model).dropout
+        return model_lib.build_layers(self.layers, dropout)
 
     @property
     def run_name(self) -> str:
@@ -524,17 +541,23 @@ def seed_everything(seed: int) -> None:
 
 def train(cfg: TrainConfig, *, data_dir: Path | str = DEFAULT_DATA_DIR, device: torch.device | None = None,
           results_dir: Path | str | None = DEFAULT_RESULTS_DIR, progress: bool = True,
-          log: Callable[[str], None] = say) -> Result:
+          log: Callable[[str], None] = say, stop: Callable[[EpochRecord], bool] | None = None) -> Result:
     """Train ``cfg.model`` with ``cfg``, print the course's per-epoch lines, and write the results file
-    (unless ``results_dir`` is None). Same seed on the same machine: the same numbers."""
+    and the trained weights beside it (unless ``results_dir`` is None). Same seed on the same machine:
+    the same numbers. ``stop(record)`` returning True after an epoch ends the run there (pruning);
+    the results file then holds the epochs that ran."""
     cfg.validate()
     device = device or default_device()
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True)
     split = make_split(load_mnist(data_dir, log), cfg, device)
     seed_everything(cfg.seed)
-    net = model_lib.get_model(cfg.model).to(device)
+    net = cfg.build().to(device)
     params = model_lib.count_parameters(net)
+    evaluated = net
+    if cfg.ema:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+        evaluated = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
     gen = torch.Generator().manual_seed(cfg.seed)
     steps = math.ceil(len(split.train_x) / cfg.batch_size)
     opt, sched = make_optimizer(net, cfg, steps)
@@ -544,12 +567,16 @@ def train(cfg: TrainConfig, *, data_dir: Path | str = DEFAULT_DATA_DIR, device: 
     history, lr_trace, started = [], [], time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
-        train_loss, train_acc = train_epoch(net, split, cfg, opt, sched, gen, epoch, lr_trace, progress)
-        ev = evaluate(net, split.eval_x, split.eval_y)
+        train_loss, train_acc = train_epoch(net, split, cfg, opt, sched, gen, epoch, lr_trace, progress,
+                                            ema=evaluated if cfg.ema else None)
+        ev = evaluate(evaluated, split.eval_x, split.eval_y)
         seconds = time.perf_counter() - t0
         history.append(EpochRecord(epoch, lr_trace[-1], train_loss, train_acc, ev.loss, ev.accuracy, seconds))
         log(epoch_line(history[-1]))
         log(course_line(split.eval_name, ev))
+        if stop is not None and epoch < cfg.epochs and stop(history[-1]):
+            log(f"{cfg.run_name}: stopped after epoch {epoch} of {cfg.epochs}")
+            break
     wall = time.perf_counter() - started
 
     result = summarize(cfg, params, split, ev, history, lr_trace, wall)
@@ -557,12 +584,14 @@ def train(cfg: TrainConfig, *, data_dir: Path | str = DEFAULT_DATA_DIR, device: 
         + ", ".join(f"{a:.2f}%" for a in result.last(3)) + f", {wall:.0f}s")
     if results_dir is not None:
         path = save_result(result, results_dir)
+        save_weights(evaluated.module if cfg.ema else evaluated, weights_path(path))
         log(f"results written to {path}")
     return result
 
 
 def train_epoch(net: nn.Module, split: Split, cfg: TrainConfig, opt, sched, gen: torch.Generator,
-                epoch: int, lr_trace: list[float], progress: bool) -> tuple[float, float]:
+                epoch: int, lr_trace: list[float], progress: bool, ema: nn.Module | None = None
+                ) -> tuple[float, float]:
     """One pass over the shuffled training set; returns (mean loss, accuracy %) on the augmented batches."""
     from tqdm import tqdm
 
@@ -578,10 +607,15 @@ def train_epoch(net: nn.Module, split: Split, cfg: TrainConfig, opt, sched, gen:
         x = random_affine(split.train_x[idx], cfg.rotate, cfg.scale, cfg.translate, gen)
         y = split.train_y[idx]
         out = net(x)
-        loss = F.nll_loss(out, y)
+        if cfg.label_smoothing:  # the model gives log-probabilities: cross_entropy's log_softmax keeps them
+            loss = F.cross_entropy(out, y, label_smoothing=cfg.label_smoothing)
+        else:
+            loss = F.nll_loss(out, y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if ema is not None:
+            ema.update_parameters(net)
         lr_trace.append(opt.param_groups[0]["lr"])
         sched.step()
         total_loss += loss.item() * len(y)
@@ -616,6 +650,19 @@ def save_result(result: Result, results_dir: Path | str = DEFAULT_RESULTS_DIR) -
     path = result_path(results_dir, result.name)
     write_atomic(path, (json.dumps(dataclasses.asdict(result), indent=1) + "\n").encode())
     return path
+
+
+def weights_path(results_file: Path | str) -> Path:
+    """The trained weights live beside the results file: results/Model_6-seed1.safetensors."""
+    return Path(results_file).with_suffix(".safetensors")
+
+
+def save_weights(net: nn.Module, path: Path) -> None:
+    """The state dict (BatchNorm statistics included) as safetensors: loading it runs no code."""
+    from safetensors.torch import save
+
+    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    write_atomic(path, save(state))
 
 
 def load_result(path: Path | str) -> Result:

@@ -1,0 +1,225 @@
+"""Search for the smallest network that holds the Session 7 bar, on the validation split only.
+
+Every trial trains on 50k training images, is evaluated on the 10k held out of them, and writes
+results/val/<run>.json (and its weights) whatever its outcome: pruned and failed candidates stay
+on record, and report.py turns the folder into the README's search table. The Optuna studies
+live in an SQLite file, so an interrupted stage resumes where it stopped.
+
+    python search.py --list                        # the candidates, their parameters and receptive fields
+    python search.py probe                         # stage 1: every candidate, 5-epoch schedule, seed 1
+    python search.py full --top 6                  # stage 2: the best probes, 15 epochs, pruned at 5 and 10
+    python search.py recipe --base sep5x16 --trials 12   # stage 3: TPE over the training recipe of one shape
+    python search.py seeds --runs full-sep5x16 recipe-t03 --seeds 2 3   # stage 4: more seeds, full length
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+import model as model_lib
+import utils
+
+VAL_DIR = utils.DEFAULT_RESULTS_DIR / "val"
+DEFAULT_STORAGE = f"sqlite:///{utils.REPO / 'build' / 'search.db'}"
+RECIPE_OF = "Model_7"  # the recipe every candidate starts from (Model_6's, at Model_7's size)
+PARAM_RANGE = (2000, 3500)
+PROBE_EPOCHS, FULL_EPOCHS = 5, 15
+
+# name -> layer stack (model.TinyNet tokens). One-pool stacks like Model_7's; two pools; padded;
+# where the 1x1 transition sits; depthwise-separable convolutions in some or all layers.
+CANDIDATES: dict[str, str] = {
+    "m7": "6 12 M D t6 10 10 11",                       # Model_7 itself: the calibration point
+    "m7-t-before-pool": "6 12 t6 M D 10 10 11",          # the transition before the pool
+    "deep-narrow": "4 8 M D t6 8 8 8 10",                # one more, narrower layer after the pool
+    "three-before-pool": "4 6 8 M D t6 10 10 12",        # three convolutions at full resolution
+    "no-transition": "6 10 M D 10 10 10",                # no 1x1 transition at all
+    "two-pools": "6 8 M D t6 p8 p8 M p10 p10",           # a second pool; padded after the first
+    "two-pools-padded": "p4 p6 M D p8 p10 M p10 p10",    # every convolution padded
+    "two-pools-padded-t": "p6 p8 M D t6 p8 p8 M p10 p10",
+    "one-before-pool": "8 M D p8 p8 M p10 p10",          # a single convolution at full resolution
+    "sep4x16": "8 12 M D t8 s16 s16 s16 s16",            # separable after the pool
+    "sep5x16": "8 12 M D t8 s16 s16 s16 s16 s16",        # ... one more, receptive field 26
+    "sep5x16-no-t": "8 12 M D s16 s16 s16 s16 s16",      # ... without the transition
+    "sep-all": "8 s12 M D t8 s16 s16 s16 s16 s16",       # separable before the pool too
+    "sep-all-wide": "8 s16 M D t8 s20 s20 s20 s20",
+    "sep3x20": "8 12 M D t8 s20 s20 s20",                # fewer, wider separable layers
+    "sep3x24": "8 12 M D t8 s24 s24 s24",
+    "mixed-1full": "6 12 M D t6 10 s16 s16 s16 s16",      # one full convolution after the pool, then separable
+    "mixed-2full": "6 12 M D t6 10 10 s16 s16",
+    "sep5x12-small": "6 10 M D t6 s12 s12 s12 s12 s12",  # the smallest: about 2,100 parameters
+    "sep-three-before-pool": "6 10 12 M D t6 s16 s16 s16 s16",
+    "sep-two-pools": "p8 s12 M D ps16 ps16 M ps20 ps20 ps20",  # separable, two pools, receptive field 40
+    "sep-two-pools-t": "8 12 M D t8 ps16 ps16 M ps16 ps20",
+    "sep5x16-t6": "6 12 M D t6 s16 s16 s16 s16 s16",
+}
+
+
+def describe(layers: str) -> dict:
+    """Parameters, and the receptive field and map size at the last convolution before GAP."""
+    net = model_lib.build_layers(layers)
+    rows = utils.receptive_field_table(net)
+    last = rows[[r["type"] for r in rows].index("AdaptiveAvgPool2d") - 1]
+    return {"params": model_lib.count_parameters(net), "rf": last["rf"], "size": last["size"]}
+
+
+def config(name: str, layers: str, stage: str, epochs: int, seed: int = 1, **recipe) -> utils.TrainConfig:
+    return utils.TrainConfig.for_model(RECIPE_OF, layers=layers, eval_split="val", epochs=epochs,
+                                       seed=seed, tag=f"{stage}-{name}", **recipe)
+
+
+def run_trial(trial, cfg: utils.TrainConfig, prune: bool) -> float:
+    """Train one candidate; Optuna sees every epoch and may stop it. Returns the last-3-epoch mean."""
+    import optuna
+
+    def stop(record: utils.EpochRecord) -> bool:
+        trial.report(record.eval_acc, record.epoch)
+        return prune and trial.should_prune()
+
+    utils.say(f"trial {trial.number}: {cfg.run_name}: {cfg.layers}")
+    result = utils.train(cfg, results_dir=VAL_DIR, progress=False, stop=stop)
+    trial.set_user_attr("run", cfg.run_name)
+    if len(result.history) < cfg.epochs:
+        raise optuna.TrialPruned(f"stopped after epoch {len(result.history)}")
+    return sum(result.last(3)) / 3
+
+
+def study(name: str, storage: str, sampler=None, pruner=None):
+    import optuna
+
+    Path(utils.REPO / "build").mkdir(exist_ok=True)
+    return optuna.create_study(study_name=name, storage=storage, load_if_exists=True, direction="maximize",
+                               sampler=sampler or optuna.samplers.TPESampler(seed=0),
+                               pruner=pruner or optuna.pruners.NopPruner())
+
+
+def pending(st, key: str, values: list[str]) -> list[str]:
+    """The values of ``key`` that no finished or pruned trial of the study has run yet."""
+    done = {t.params.get(key) for t in st.trials if t.state.is_finished()}
+    return [v for v in values if v not in done]
+
+
+def stage_probe(args) -> None:
+    """Every candidate once, on a 5-epoch one-cycle schedule: a cheap ranking of the shapes."""
+    st = study("probe", args.storage)
+    names = pending(st, "candidate", list(CANDIDATES))
+    for name in names:
+        st.enqueue_trial({"candidate": name})
+
+    def objective(trial):
+        name = trial.suggest_categorical("candidate", list(CANDIDATES))
+        return run_trial(trial, config(name, CANDIDATES[name], "probe", PROBE_EPOCHS), prune=False)
+    st.optimize(objective, n_trials=len(names))
+
+
+def ranked(stage: str, storage: str) -> list[str]:
+    """Candidates of a finished stage, best first."""
+    import optuna
+
+    st = optuna.load_study(study_name=stage, storage=storage)
+    done = [t for t in st.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    return [t.params["candidate"] for t in sorted(done, key=lambda t: -t.value)]
+
+
+def stage_full(args) -> None:
+    """The best probes on the full 15-epoch schedule; successive halving stops the laggards at 5 and 10."""
+    import optuna
+
+    names = args.candidates or ranked("probe", args.storage)[: args.top]
+    st = study("full", args.storage, pruner=optuna.pruners.SuccessiveHalvingPruner(
+        min_resource=5, reduction_factor=2, min_early_stopping_rate=0))
+    todo = pending(st, "candidate", names)
+    for name in todo:
+        st.enqueue_trial({"candidate": name})
+
+    def objective(trial):
+        name = trial.suggest_categorical("candidate", list(CANDIDATES))
+        return run_trial(trial, config(name, CANDIDATES[name], "full", FULL_EPOCHS), prune=True)
+    st.optimize(objective, n_trials=len(todo))
+
+
+def stage_recipe(args) -> None:
+    """TPE over the training recipe of one shape, 15 epochs, with a median pruner from epoch 5 on."""
+    import optuna
+
+    layers = CANDIDATES[args.base]
+    st = study(f"recipe-{args.base}", args.storage, sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=5),
+               pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=5))
+
+    def objective(trial):
+        aug = trial.suggest_categorical("augmentation", [0.5, 1.0, 1.5])
+        recipe = dict(
+            lr=trial.suggest_float("lr", 0.05, 0.3, log=True),
+            warmup=trial.suggest_float("warmup", 0.1, 0.4),
+            weight_decay=trial.suggest_categorical("weight_decay", [0.0, 1e-4, 5e-4]),
+            batch_size=trial.suggest_categorical("batch_size", [64, 128, 256]),
+            dropout=trial.suggest_categorical("dropout", [0.0, 0.02, 0.05, 0.1]),
+            label_smoothing=trial.suggest_categorical("label_smoothing", [0.0, 0.05, 0.1]),
+            ema=trial.suggest_categorical("ema", [0.0, 0.99, 0.999]),
+            rotate=10.0 * aug, scale=0.1 * aug, translate=2.0 * aug)
+        cfg = config(f"{args.base}-t{trial.number:02d}", layers, "recipe", FULL_EPOCHS, **recipe)
+        return run_trial(trial, cfg, prune=True)
+    st.optimize(objective, n_trials=args.trials)
+
+
+def stage_seeds(args) -> None:
+    """Runs already made on seed 1, again on other seeds, full length, never pruned."""
+    for run in args.runs:
+        path = VAL_DIR / f"{RECIPE_OF}-{run}-seed1.json"
+        if not path.exists():
+            raise ValueError(f"no run {run!r}: {path} does not exist")
+        base = utils.load_result(path).config
+        for seed in args.seeds:
+            cfg = dataclasses.replace(utils.TrainConfig(**base), seed=seed, epochs=FULL_EPOCHS)
+            if utils.result_path(VAL_DIR, cfg.run_name).exists():
+                utils.say(f"{cfg.run_name}: already on record")
+                continue
+            utils.train(cfg, results_dir=VAL_DIR, progress=False)
+
+
+def list_candidates() -> None:
+    for name, layers in CANDIDATES.items():
+        d = describe(layers)
+        print(f"{name:24s} {d['params']:>6,} params  rf {d['rf']:>2} px on {d['size']}x{d['size']}  {layers}")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("stage", nargs="?", choices=["probe", "full", "recipe", "seeds"])
+    p.add_argument("--list", action="store_true", help="list the candidates and exit")
+    p.add_argument("--storage", default=DEFAULT_STORAGE, help="Optuna storage URL (default: build/search.db)")
+    p.add_argument("--top", type=int, default=6, help="full: how many of the best probes")
+    p.add_argument("--candidates", nargs="+", help="full: these candidates instead of the best probes")
+    p.add_argument("--base", help="recipe: the candidate whose recipe is searched")
+    p.add_argument("--trials", type=int, default=12, help="recipe: number of trials")
+    p.add_argument("--runs", nargs="+", help="seeds: run names without model and seed, e.g. full-sep5x16")
+    p.add_argument("--seeds", type=int, nargs="+", default=[2, 3], help="seeds: the seeds to add")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.list:
+        list_candidates()
+        return 0
+    stages = {"probe": stage_probe, "full": stage_full, "recipe": stage_recipe, "seeds": stage_seeds}
+    try:
+        if args.stage is None:
+            raise ValueError("name a stage (probe, full, recipe, seeds) or --list")
+        unknown = [c for c in (args.candidates or []) + ([args.base] if args.base else []) if c not in CANDIDATES]
+        if unknown:
+            raise ValueError(f"unknown candidate(s) {', '.join(unknown)}; see --list")
+        if args.stage == "recipe" and not args.base:
+            raise ValueError("recipe needs --base CANDIDATE")
+        if args.stage == "seeds" and not args.runs:
+            raise ValueError("seeds needs --runs")
+        stages[args.stage](args)
+    except (ValueError, KeyError) as err:
+        print(f"search.py: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

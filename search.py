@@ -10,6 +10,7 @@ live in an SQLite file, so an interrupted stage resumes where it stopped.
     python search.py full --top 6                  # stage 2: the best probes, 15 epochs, pruned at 5 and 10
     python search.py recipe --base sep5x16 --trials 12   # stage 3: TPE over the training recipe of one shape
     python search.py seeds --runs full-sep5x16 recipe-t03 --seeds 2 3   # stage 4: more seeds, full length
+    python search.py teacher                       # S6_Model on the same 50k images: distillation's teacher
 """
 from __future__ import annotations
 
@@ -163,7 +164,10 @@ def stage_recipe(args) -> None:
             dropout=trial.suggest_categorical("dropout", [0.0, 0.02, 0.05, 0.1]),
             label_smoothing=trial.suggest_categorical("label_smoothing", [0.0, 0.05, 0.1]),
             ema=trial.suggest_categorical("ema", [0.0, 0.99, 0.999]),
+            distill=trial.suggest_categorical("distill", [0.0, 0.5]) if TEACHER.exists() else 0.0,
             rotate=10.0 * aug, scale=0.1 * aug, translate=2.0 * aug)
+        if recipe["distill"]:
+            recipe["teacher"] = TEACHER.relative_to(utils.REPO).as_posix()
         cfg = config(f"{args.base}-t{trial.number:02d}", layers, "recipe", FULL_EPOCHS, **recipe)
         return run_trial(trial, cfg, prune=True)
     st.optimize(objective, n_trials=args.trials)
@@ -184,6 +188,18 @@ def stage_seeds(args) -> None:
             utils.train(cfg, results_dir=VAL_DIR, progress=False)
 
 
+TEACHER = VAL_DIR / "S6_Model-teacher-seed1.json"
+
+
+def stage_teacher(args) -> None:
+    """The Session 6 model trained on the search's 50k training images: a teacher for distillation trials."""
+    if TEACHER.exists():
+        utils.say(f"{TEACHER.name}: already on record")
+        return
+    utils.train(utils.TrainConfig.for_model(model_lib.S6_FINAL, eval_split="val", tag="teacher"),
+                results_dir=VAL_DIR, progress=False)
+
+
 def list_candidates() -> None:
     for name, layers in CANDIDATES.items():
         d = describe(layers)
@@ -192,7 +208,7 @@ def list_candidates() -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("stage", nargs="?", choices=["probe", "full", "recipe", "seeds"])
+    p.add_argument("stage", nargs="?", choices=["probe", "full", "recipe", "seeds", "teacher"])
     p.add_argument("--list", action="store_true", help="list the candidates and exit")
     p.add_argument("--storage", default=DEFAULT_STORAGE, help="Optuna storage URL (default: build/search.db)")
     p.add_argument("--top", type=int, default=6, help="full: how many of the best probes")
@@ -209,10 +225,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         list_candidates()
         return 0
-    stages = {"probe": stage_probe, "full": stage_full, "recipe": stage_recipe, "seeds": stage_seeds}
+    stages = {"probe": stage_probe, "full": stage_full, "recipe": stage_recipe, "seeds": stage_seeds,
+              "teacher": stage_teacher}
     try:
         if args.stage is None:
-            raise ValueError("name a stage (probe, full, recipe, seeds) or --list")
+            raise ValueError("name a stage (probe, full, recipe, seeds, teacher) or --list")
         unknown = [c for c in (args.candidates or []) + ([args.base] if args.base else []) if c not in CANDIDATES]
         if unknown:
             raise ValueError(f"unknown candidate(s) {', '.join(unknown)}; see --list")

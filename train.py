@@ -1,6 +1,7 @@
-"""Train a registered model on MNIST and write results/<model>-seed<k>.json.
+"""Train a registered model on MNIST and write runs/<model>-seed<k>.json and its weights.
 
     python train.py --model Model_6 --seeds 1 2 3
+    python train.py --model Model_6 --seeds 1 2 3 --out results   # regenerate the reference runs
     python train.py --model Model_8 --eval-split val --lr 0.1 --tag lr0.1 --out results/val
     python train.py --list
     python train.py --model S6_Model --dry-run      # a few batches, nothing written: for CI
@@ -38,6 +39,10 @@ OVERRIDES = {
     "dropout": (float, "with --layers: the Dropout2d rate of its D tokens"),
     "label_smoothing": (float, "label smoothing of the training loss"),
     "ema": (float, "evaluate an exponential moving average of the weights with this decay (0: off)"),
+    "teacher": (str, "distillation: the results file of a trained network (its weights lie beside it) "
+                     "trained on the same images"),
+    "distill": (float, "distillation: weight of the teacher's soft targets in the loss"),
+    "distill_temperature": (float, "distillation: softening temperature"),
 }
 DRY_RUN = dict(epochs=1, train_limit=1024, eval_limit=1000)
 
@@ -50,8 +55,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.add_argument("--" + name.replace("_", "-"), type=kind, default=None,
                        help=help_text + " (default: the model's recipe)")
     p.add_argument("--data-dir", type=Path, default=utils.DEFAULT_DATA_DIR, help="MNIST folder (default: data)")
-    p.add_argument("--out", type=Path, default=utils.DEFAULT_RESULTS_DIR,
-                   help="folder for the results files (default: results)")
+    p.add_argument("--out", type=Path, default=utils.DEFAULT_RUNS_DIR,
+                   help="folder for the results and weights files (default: runs; the committed reference "
+                        "runs that the README reports are in results/: --out results replaces them)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when there is one)")
     p.add_argument("--dry-run", action="store_true",
                    help="1 epoch on 1,024 images, evaluated on 1,000; writes nothing")

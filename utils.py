@@ -26,9 +26,9 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -39,7 +39,16 @@ import model as model_lib
 
 REPO = Path(__file__).resolve().parent
 DEFAULT_DATA_DIR = REPO / "data"
-DEFAULT_RESULTS_DIR = REPO / "results"
+DEFAULT_RESULTS_DIR = REPO / "results"  # the reference runs that the README and the tests read
+DEFAULT_RUNS_DIR = REPO / "runs"  # where a user's own runs go unless told otherwise (not committed)
+
+
+def repository_slug() -> str:
+    """The GitHub "owner/name" that links point at: pyproject.toml's [tool.tiny-mnist] repository."""
+    import tomllib
+
+    with open(REPO / "pyproject.toml", "rb") as f:
+        return tomllib.load(f)["tool"]["tiny-mnist"]["repository"]
 
 # ============================================================================= data
 
@@ -349,9 +358,12 @@ class TrainConfig:
     dropout: float = -1.0  # with ``layers``: the Dropout2d rate of its "D" tokens (-1: the model's own)
     label_smoothing: float = 0.0
     ema: float = 0.0  # > 0: evaluate an exponential moving average of the weights with this decay
+    teacher: str = ""  # distillation: a results file (relative to the repository) whose trained weights teach
+    distill: float = 0.0  # weight of the teacher's soft targets in the loss (0: off)
+    distill_temperature: float = 4.0
 
     @classmethod
-    def for_model(cls, model: str, **overrides) -> "TrainConfig":
+    def for_model(cls, model: str, **overrides) -> TrainConfig:
         fields = {f.name for f in dataclasses.fields(cls)}
         unknown = set(overrides) - fields
         if unknown:
@@ -381,6 +393,10 @@ class TrainConfig:
             raise ValueError(f"ema must be in [0, 1), got {self.ema}")
         if self.layers:
             self.build()  # a malformed stack fails here, before any data is read
+        if bool(self.teacher) != (self.distill > 0):
+            raise ValueError("distillation needs both a teacher and a distill weight > 0")
+        if not 0 <= self.distill <= 1 or self.distill_temperature <= 0:
+            raise ValueError("distill must be in [0, 1] and distill_temperature > 0")
 
     def build(self) -> nn.Module:
         """The network this configuration trains: the registered model, or the stack in ``layers``."""
@@ -554,6 +570,7 @@ def train(cfg: TrainConfig, *, data_dir: Path | str = DEFAULT_DATA_DIR, device: 
     seed_everything(cfg.seed)
     net = cfg.build().to(device)
     params = model_lib.count_parameters(net)
+    teacher = make_teacher(cfg, device)
     evaluated = net
     if cfg.ema:
         from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
@@ -568,7 +585,7 @@ def train(cfg: TrainConfig, *, data_dir: Path | str = DEFAULT_DATA_DIR, device: 
     for epoch in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
         train_loss, train_acc = train_epoch(net, split, cfg, opt, sched, gen, epoch, lr_trace, progress,
-                                            ema=evaluated if cfg.ema else None)
+                                            ema=evaluated if cfg.ema else None, teacher=teacher)
         ev = evaluate(evaluated, split.eval_x, split.eval_y)
         seconds = time.perf_counter() - t0
         history.append(EpochRecord(epoch, lr_trace[-1], train_loss, train_acc, ev.loss, ev.accuracy, seconds))
@@ -590,8 +607,8 @@ def train(cfg: TrainConfig, *, data_dir: Path | str = DEFAULT_DATA_DIR, device: 
 
 
 def train_epoch(net: nn.Module, split: Split, cfg: TrainConfig, opt, sched, gen: torch.Generator,
-                epoch: int, lr_trace: list[float], progress: bool, ema: nn.Module | None = None
-                ) -> tuple[float, float]:
+                epoch: int, lr_trace: list[float], progress: bool, ema: nn.Module | None = None,
+                teacher: nn.Module | None = None) -> tuple[float, float]:
     """One pass over the shuffled training set; returns (mean loss, accuracy %) on the augmented batches."""
     from tqdm import tqdm
 
@@ -611,6 +628,8 @@ def train_epoch(net: nn.Module, split: Split, cfg: TrainConfig, opt, sched, gen:
             loss = F.cross_entropy(out, y, label_smoothing=cfg.label_smoothing)
         else:
             loss = F.nll_loss(out, y)
+        if teacher is not None:
+            loss = (1 - cfg.distill) * loss + cfg.distill * distillation_loss(out, teacher, x, cfg.distill_temperature)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -624,6 +643,32 @@ def train_epoch(net: nn.Module, split: Split, cfg: TrainConfig, opt, sched, gen:
         bar.set_postfix_str(f"loss={loss.item():.4f} acc={100 * correct / seen:.2f}%", refresh=False)
     bar.close()
     return total_loss / seen, 100.0 * correct / seen
+
+
+def make_teacher(cfg: TrainConfig, device: torch.device) -> nn.Module | None:
+    """The trained network that distillation learns from; it must have seen the same training images only."""
+    if not cfg.teacher:
+        return None
+    path = REPO / cfg.teacher
+    if not path.exists():
+        raise ValueError(f"teacher {cfg.teacher}: no such results file")
+    taught = load_result(path).config
+    if (taught["eval_split"], taught.get("val_size"), taught["train_limit"]) != (cfg.eval_split, cfg.val_size,
+                                                                                 cfg.train_limit):
+        raise ValueError(f"teacher {cfg.teacher} was trained on other images (eval_split {taught['eval_split']}, "
+                         f"train_limit {taught['train_limit']}) than this run (eval_split {cfg.eval_split}, "
+                         f"train_limit {cfg.train_limit})")
+    return load_run(path, device).requires_grad_(False)
+
+
+def distillation_loss(student_log_probs: torch.Tensor, teacher: nn.Module, x: torch.Tensor,
+                      temperature: float) -> torch.Tensor:
+    """Hinton's soft-target loss: KL between the softened distributions, scaled by T^2 to keep its gradient size."""
+    with torch.no_grad():
+        soft_targets = F.log_softmax(teacher(x) / temperature, dim=1)
+    # log_softmax of log-probabilities / T is the softened student: the shift by log-sum-exp cancels.
+    student = F.log_softmax(student_log_probs / temperature, dim=1)
+    return F.kl_div(student, soft_targets, log_target=True, reduction="batchmean") * temperature ** 2
 
 
 def summarize(cfg: TrainConfig, params: int, split: Split, ev: Evaluation, history: list[EpochRecord],
@@ -663,6 +708,43 @@ def save_weights(net: nn.Module, path: Path) -> None:
 
     state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     write_atomic(path, save(state))
+
+
+class WeightsError(ValueError):
+    """A weights file that is missing, corrupted or made for another network."""
+
+
+def load_weights(net: nn.Module, path: Path | str) -> nn.Module:
+    """Load a safetensors state dict into ``net``; every mismatch is named, none is ignored."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.exists():
+        raise WeightsError(f"{path}: no such weights file")
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise WeightsError(f"{path}: not a readable safetensors file ({err})") from None
+    own = net.state_dict()
+    missing, extra = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+    wrong = [f"{k} {tuple(state[k].shape)} (the model has {tuple(own[k].shape)})"
+             for k in sorted(set(own) & set(state)) if state[k].shape != own[k].shape]
+    if missing or extra or wrong:
+        parts = [f"{what} {', '.join(keys)}" for what, keys in
+                 (("missing", missing), ("unexpected", extra), ("shape of", wrong)) if keys]
+        raise WeightsError(f"{path} does not fit {type(net).__name__}: " + "; ".join(parts))
+    net.load_state_dict(state)
+    return net.eval()
+
+
+def load_run(results_file: Path | str, device: torch.device | None = None) -> nn.Module:
+    """The trained network of a results file, rebuilt from its configuration, in eval mode."""
+    result = load_result(results_file)
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    cfg = TrainConfig(**{k: v for k, v in result.config.items() if k in known})
+    net = load_weights(cfg.build(), weights_path(results_file))
+    return net.to(device or torch.device("cpu"))
 
 
 def load_result(path: Path | str) -> Result:
@@ -819,7 +901,7 @@ def plot_misclassified(result: Result, images: torch.Tensor, count: int = 24, co
     fig, ax = _figure(cols, rows, (1.3, 1.55))
     for a in ax.flat:
         a.axis("off")
-    for a, (index, true, pred) in zip(ax.flat, wrong):
+    for a, (index, true, pred) in zip(ax.flat, wrong, strict=False):  # fewer images than panels
         a.imshow(images[index].cpu().numpy(), cmap="gray_r")
         a.set_title(f"pred {pred}, true {true}", fontsize=8, color="firebrick")
     fig.suptitle(f"{result.name}: {len(result.misclassified)} misclassified "
@@ -914,12 +996,12 @@ def describe_model(name: str) -> None:
 
 
 def run_step(name: str, *, results_dir: Path | str | None, data_dir: Path | str = DEFAULT_DATA_DIR,
-             **overrides) -> Result:
+             progress: bool = True, **overrides) -> Result:
     """One notebook step: describe the model, train it with its recipe (plus ``overrides``), plot the curves."""
     describe_model(name)
     cfg = TrainConfig.for_model(name, **overrides)
     print(f"Config: {dataclasses.asdict(cfg)}")
-    result = train(cfg, data_dir=data_dir, results_dir=results_dir)
+    result = train(cfg, data_dir=data_dir, results_dir=results_dir, progress=progress)
     show(plot_curves([result], title=f"{name}: {result.params:,} parameters"))
     return result
 

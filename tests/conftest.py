@@ -6,7 +6,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-import utils  # noqa: E402
+import utils
 
 
 @pytest.fixture(scope="session")

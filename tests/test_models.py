@@ -14,7 +14,7 @@ FINALS = {"Model_6": 8000, "Model_7": 3501, "S6_Model": 20000}  # parameters mus
 
 
 def test_registry_lists_the_session_7_steps_in_order():
-    assert S7 == [f"Model_{i}" for i in range(1, len(S7) + 1)]
+    assert [f"Model_{i}" for i in range(1, len(S7) + 1)] == S7
     assert len(S7) >= 6
     assert "S6_Model" in ALL
 

@@ -1,42 +1,66 @@
-"""Both notebooks run top to bottom headless (smoke mode), and the committed ones meet the real bars."""
-import subprocess
-import sys
+"""Both notebooks run top to bottom headless through run_notebooks.py (the CI job's script), and the committed
+ones are executed, clean, current with make_notebooks.py and meet the real bars."""
+import json
 
+import nbformat
 import pytest
 
+import check_notebook
+import make_notebooks
+import run_notebooks
 import utils
 
-CHECKER = utils.REPO / "tests" / "check_notebook.py"
-# notebook -> the checker's bars: (fewer parameters than, at most epochs, min accuracy, last N)
-BARS = {"S6.ipynb": (20000, 20, 99.4, 3), "S7.ipynb": (8000, 15, 99.4, 3)}
+NOTEBOOKS = list(run_notebooks.BARS)
 
 
-def checker(path, max_params, max_epochs, min_acc, last, *extra):
-    proc = subprocess.run([sys.executable, str(CHECKER), str(path), "--max-params", str(max_params),
-                           "--max-epochs", str(max_epochs), "--min-acc", str(min_acc), "--last", str(last),
-                           *extra], capture_output=True, text=True, timeout=300)
-    return proc.returncode, proc.stdout + proc.stderr
-
-
-@pytest.mark.parametrize("notebook", BARS)
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_committed_notebook_meets_the_real_bars(notebook):
-    code, out = checker(utils.REPO / notebook, *BARS[notebook])
-    assert code == 0, out
-    assert out.count("PASS") == 7
+    checks = check_notebook.check(utils.REPO / notebook, **run_notebooks.BARS[notebook])
+    assert all(c.ok for c in checks), [c.line() for c in checks]
+    assert len(checks) == 7
 
 
-@pytest.mark.parametrize("notebook", BARS)
-def test_notebook_runs_headless_in_smoke_mode(notebook, tmp_path, mnist):
-    executed = tmp_path / notebook
-    proc = subprocess.run(
-        [sys.executable, "-m", "papermill", notebook, str(executed), "--cwd", str(utils.REPO),
-         "-p", "SMOKE", "True", "-p", "RESULTS_DIR", str(tmp_path / "results"), "--execution-timeout", "600"],
-        cwd=utils.REPO, capture_output=True, text=True, timeout=1200)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    max_params, max_epochs, _, _ = BARS[notebook]
-    # Smoke mode trains 1 epoch on a subset: the accuracy bar is relaxed, every structural check is kept.
-    code, out = checker(executed, max_params, max_epochs, 0, 1)
-    assert code == 0, out
-    assert "PASS parameters match model.py" in out
-    written = sorted(p.name for p in (tmp_path / "results").iterdir())
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_committed_notebook_has_no_progress_bar_fragments_or_widgets(notebook):
+    nb = nbformat.read(utils.REPO / notebook, as_version=4)
+    assert "widgets" not in nb.metadata
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            assert not (out.output_type == "stream" and out.name == "stderr"), out.text[:200]
+            assert "application/vnd.jupyter.widget-view+json" not in out.get("data", {})
+
+
+@pytest.mark.parametrize("which", make_notebooks.NOTEBOOKS)
+def test_committed_notebook_cells_are_what_make_notebooks_builds(which):
+    committed = nbformat.read(utils.REPO / f"{which}.ipynb", as_version=4)
+    built = make_notebooks.build(which)
+    assert [(c.cell_type, c.source) for c in committed.cells] == [(c.cell_type, c.source) for c in built.cells]
+
+
+def test_run_notebooks_smoke_on_a_fresh_folder(tmp_path, mnist, capsys):
+    out = tmp_path / "executed" / "nested"  # nothing creates it beforehand
+    code = run_notebooks.main(["--smoke", "--out", str(out), "--badges", str(tmp_path / "badges")])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert printed.count("PASS") == 14 and "FAIL" not in printed
+    assert "PASS parameters match model.py" in printed
+    for notebook in NOTEBOOKS:
+        assert (out / notebook).exists()
+    written = sorted(p.name for p in (out / "results").glob("*.json"))
     assert written and all(name.endswith("-seed1.json") for name in written)
+    badges = sorted(p.name for p in (tmp_path / "badges").iterdir())
+    assert badges == sorted(f"{nb}-{key}.json" for nb in ("S6", "S7")
+                            for key in ("parameters", "batchnorm", "dropout", "gap", "accuracy"))
+    badge = json.loads((tmp_path / "badges" / "S7-parameters.json").read_text())
+    assert badge["color"] == "brightgreen" and badge["message"].startswith("pass (")
+    executed = nbformat.read(out / "S7.ipynb", as_version=4)
+    assert not any(o.output_type == "stream" and o.name == "stderr" for c in executed.cells for o in c.get("outputs", []))
+
+
+def test_run_notebooks_fails_when_a_requirement_fails(tmp_path, mnist, capsys, monkeypatch):
+    monkeypatch.setitem(run_notebooks.BARS, "S6.ipynb", {**run_notebooks.BARS["S6.ipynb"], "max_params": 1000})
+    code = run_notebooks.main(["--smoke", "--out", str(tmp_path), "--notebooks", "S6.ipynb",
+                               "--badges", str(tmp_path / "badges")])
+    assert code == 1
+    assert "FAIL parameters" in capsys.readouterr().out
+    assert json.loads((tmp_path / "badges" / "S6-parameters.json").read_text())["color"] == "red"

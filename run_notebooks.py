@@ -1,0 +1,76 @@
+"""Execute S6.ipynb and S7.ipynb, check what they printed against the assignment, write the badges.
+
+    python run_notebooks.py --out executed --badges badges   # what the CI workflow runs
+    python run_notebooks.py --smoke --out /tmp/nb             # seconds-long runs, relaxed accuracy bar
+    python run_notebooks.py --out .                           # re-execute the committed notebooks in place
+
+Each notebook runs headless with papermill (no progress bar, so the executed notebook holds only
+what the runs printed), then tests/check_notebook.py checks its final model against the bars
+below and writes one shields.io badge file per requirement. The exit status is 1 when a notebook
+fails to execute or a requirement fails; the badges are written either way.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent
+sys.path.insert(0, str(REPO / "tests"))
+
+import check_notebook  # noqa: E402
+
+# notebook -> the course's bars: (fewer parameters than, at most epochs, each of the last N epochs >= min accuracy)
+BARS = {"S6.ipynb": dict(max_params=20000, max_epochs=20, min_acc=99.4, last=3),
+        "S7.ipynb": dict(max_params=8000, max_epochs=15, min_acc=99.4, last=3)}
+# Smoke runs train 1 epoch on a subset: the accuracy bar is dropped, every structural check is kept.
+SMOKE_BARS = dict(min_acc=0.0, last=1)
+
+
+def execute(notebook: str, out: Path, smoke: bool, timeout: int) -> None:
+    """papermill, with the results of the runs in <out>/results (the committed results/ for --out .)."""
+    import papermill
+
+    params = {"RESULTS_DIR": str(out.resolve() / "results"), "PROGRESS": False, "SMOKE": smoke}
+    papermill.execute_notebook(str(REPO / notebook), str(out / notebook), parameters=params, cwd=str(REPO),
+                               execution_timeout=timeout, progress_bar=False, log_output=False)
+
+
+def check(notebook: Path, badges: Path | None, smoke: bool) -> bool:
+    bars = {**BARS[notebook.name], **(SMOKE_BARS if smoke else {})}
+    print(f"{notebook.name}:")
+    try:
+        checks = check_notebook.check(notebook, **bars)
+    except check_notebook.NotebookError as err:
+        print(f"  FAIL notebook: {err}")
+        return False
+    for c in checks:
+        print("  " + c.line())
+    if badges is not None:
+        check_notebook.write_badges(checks, badges, notebook.stem)
+    return all(c.ok for c in checks)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, required=True, help="folder for the executed notebooks (. : in place)")
+    p.add_argument("--badges", type=Path, default=None, help="write the badge files here")
+    p.add_argument("--smoke", action="store_true", help="1 epoch on 2,048 images per model; accuracy bar dropped")
+    p.add_argument("--notebooks", nargs="+", default=list(BARS), choices=list(BARS))
+    p.add_argument("--timeout", type=int, default=3600, help="seconds a cell may run")
+    args = p.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    ok = True
+    for notebook in args.notebooks:
+        try:
+            execute(notebook, args.out, args.smoke, args.timeout)
+        except Exception as err:  # papermill's execution errors: report, check what was written, go on
+            print(f"{notebook}: execution failed: {type(err).__name__}: {str(err).strip().splitlines()[-1:]}")
+            ok = False
+        if (args.out / notebook).exists():
+            ok = check(args.out / notebook, args.badges, args.smoke) and ok
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

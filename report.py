@@ -21,7 +21,8 @@ import utils
 
 README = utils.REPO / "README.md"
 FIGURES = utils.DEFAULT_RESULTS_DIR / "figures"
-S7_FINAL, S7_SMALLEST, S6_FINAL = "Model_6", "Model_7", "S6_Model"
+S7_FINAL, S7_SMALLEST, S6_FINAL = model_lib.S7_FINAL, model_lib.S7_SMALLEST, model_lib.S6_FINAL
+BOOKKEEPING = {"model", "seed", "tag", "layers", "eval_split", "epochs", "val_size", "train_limit", "eval_limit"}
 BLOCK = re.compile(r"(<!-- generated:(\S+) -->\n)(.*?)(<!-- /generated:\2 -->)", re.S)
 
 
@@ -63,7 +64,22 @@ class Report:
                 runs[0], utils.load_mnist(log=lambda s: None).test_images)
             figs[f"{name}_per_class.png"] = lambda runs=runs: utils.plot_per_class(runs[0])
             figs[f"{name}_confusion.png"] = lambda runs=runs: utils.plot_confusion(runs[0])
+            if self.has_weights(name):
+                figs[f"{name}_cam.png"] = lambda name=name: utils.plot_class_activation_maps(
+                    utils.load_trained(name, 1, self.results_dir), *self.test_set(),
+                    f"{name} (seed 1): class activation maps of test digits; misclassified ones with the map "
+                    "of the predicted and of the true class")
+        if self.has_weights(S7_FINAL):
+            figs["example_digit.png"] = example_png
+            figs["example_digit_seen.png"] = example_figure
         return figs
+
+    def has_weights(self, name: str) -> bool:
+        return utils.weights_path(utils.result_path(self.results_dir, f"{name}-seed1")).exists()
+
+    def test_set(self) -> tuple:
+        data = utils.load_mnist(log=lambda s: None)
+        return data.test_images, data.test_labels
 
     def write_figures(self, folder: Path) -> list[Path]:
         import matplotlib.pyplot as plt
@@ -71,11 +87,14 @@ class Report:
         folder.mkdir(parents=True, exist_ok=True)
         paths = []
         for file_name, make in self.figure_files().items():
-            fig = make()
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
-            plt.close(fig)
-            utils.write_atomic(folder / file_name, buf.getvalue())
+            made = make()
+            if isinstance(made, bytes):  # an image file itself, not a plot
+                utils.write_atomic(folder / file_name, made)
+            else:
+                buf = io.BytesIO()
+                made.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+                plt.close(made)
+                utils.write_atomic(folder / file_name, buf.getvalue())
             paths.append(folder / file_name)
         return paths
 
@@ -169,21 +188,46 @@ class Report:
             self.image(f"{name}_lr.png", f"{name} learning rate"),
             self.image(f"{name}_misclassified.png", f"{name} misclassified"),
             self.image(f"{name}_per_class.png", f"{name} per-class accuracy"),
-            self.image(f"{name}_confusion.png", f"{name} confusion matrix"), "",
+            self.image(f"{name}_confusion.png", f"{name} confusion matrix"),
+            *([self.image(f"{name}_cam.png", f"{name} class activation maps")] if self.has_weights(name) else []),
+            "",
             "<details><summary>Per-class test accuracy, seed 1</summary>\n", per_class, "</details>",
         ])
 
     def block_selection(self) -> str:
+        """Every validation run on record: the search's trials, pruned ones included, and earlier choices."""
         if not self.selection:
             return "_No validation runs in results/val._"
         rows = []
-        for r in sorted(self.selection, key=lambda r: (r.model, r.name)):
+        for r in sorted(self.selection, key=search_order):
             c = r.config
-            rows.append({"run": r.name, "parameters": f"{r.params:,}", "epochs": len(r.history),
-                         "peak lr": c["lr"], "weight decay": c["weight_decay"],
-                         "augmentation": f"rotate {c['rotate']:g} deg, scale {c['scale']:g}, shift {c['translate']:g} px",
-                         "last 3 epochs (validation)": ", ".join(f"{a:.2f}%" for a in r.last(3))})
+            base = utils.TrainConfig.for_model(c["model"])
+            changed = [f"{k.replace('_', ' ')} {v:g}" if isinstance(v, float) else f"{k.replace('_', ' ')} {v}"
+                       for k, v in c.items() if k not in BOOKKEEPING and k in base.__dataclass_fields__
+                       and v != getattr(base, k) and k != "teacher"]
+            epochs = f"{len(r.history)} of {c['epochs']}" + (" (pruned)" if len(r.history) < c["epochs"] else "")
+            last = r.last(3)
+            rows.append({"run": r.name, "layers": c.get("layers") or f"`{c['model']}`",
+                         "parameters": f"{r.params:,}", "seed": c["seed"], "epochs": epochs,
+                         f"recipe (changes from {c['model']}'s)": ", ".join(changed) or "-",
+                         "validation, last 3 epochs (%)": ", ".join(f"{a:.2f}" for a in last),
+                         "mean": f"{sum(last) / len(last):.2f}", "min": f"{min(last):.2f}",
+                         "seconds": f"{r.wall_time_s:.0f}"})
         return utils.markdown_table(rows)
+
+    def block_predict(self) -> str:
+        if not self.has_weights(S7_FINAL):
+            return "_No trained weights of the Session 7 model in results/._"
+        import predict
+
+        digit = predict.mnist_style(example_digit(), EXAMPLE)
+        net = utils.load_trained(S7_FINAL, 1, self.results_dir)
+        ranked = ", ".join(f"{c} ({100 * p:.1f}%)" for c, p in predict.top3(net, predict.to_input(digit)))
+        return "\n".join([
+            f"On [a digit drawn by `report.py`]({EXAMPLE}), with `{S7_FINAL}` (seed 1):", "",
+            "```bash", f".venv/bin/python predict.py {EXAMPLE} --show seen.png", "```", "",
+            f"{self.image('example_digit_seen.png', 'The example digit and what the network sees')}", "",
+            "```", f"{EXAMPLE}: {ranked}", "```"])
 
     def block_benchmark(self) -> str:
         path = self.results_dir / "benchmark.json"
@@ -194,11 +238,64 @@ class Report:
 
     def blocks(self) -> dict[str, str]:
         out = {"targets": self.block_targets, "s7-steps": self.block_s7_steps, "s7-frontier": self.block_frontier,
-               "selection": self.block_selection, "benchmark": self.block_benchmark}
+               "selection": self.block_selection, "benchmark": self.block_benchmark, "predict": self.block_predict}
         for name, key in ((S7_FINAL, "s7-final"), (S7_SMALLEST, "s7-smallest"), (S6_FINAL, "s6-final")):
             if name in self.runs:
                 out[key] = lambda name=name: self.block_final(name)
         return {k: f() for k, f in out.items()}
+
+
+EXAMPLE = "results/figures/example_digit.png"
+
+
+def example_digit():
+    """A 7 drawn in dark ink on light paper, off-centre, with a crossbar: the README's example input."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    img = Image.new("L", (120, 150), 235)
+    pen = ImageDraw.Draw(img)
+    pen.line([(30, 30), (95, 28), (80, 60), (62, 100), (52, 130)], fill=25, width=9, joint="curve")
+    pen.line([(50, 78), (88, 76)], fill=25, width=7)
+    return np.asarray(img, dtype=np.float32) / 255.0
+
+
+def example_png() -> bytes:
+    """The example as the PNG file that predict.py reads."""
+    import numpy as np
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.rint(example_digit() * 255).astype(np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def example_figure():
+    import predict
+
+    gray = example_digit()
+    fig, ax = utils._figure(2, 1, (2.4, 2.6))
+    ax[0][0].imshow(gray, cmap="gray", vmin=0, vmax=1)
+    ax[0][0].set_title("drawn example", fontsize=8)
+    ax[0][1].imshow(predict.mnist_style(gray), cmap="gray", vmin=0, vmax=1)
+    ax[0][1].set_title("what the network sees (28x28)", fontsize=8)
+    for a in ax[0]:
+        a.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+STAGES = ("probe", "full", "recipe", "seeds")
+
+
+def search_order(r: utils.Result) -> tuple:
+    """Search runs by stage (probe, full, recipe), best first; other validation runs after them."""
+    tag = r.config.get("tag", "")
+    stage = next((i for i, s in enumerate(STAGES) if tag.startswith(s + "-")), len(STAGES))
+    import search
+
+    done = len(r.history) == r.config["epochs"]
+    return stage, -len(r.history), -(search.objective_value(r, r.config["epochs"]) if done else 0.0), r.name
 
 
 def render_readme(text: str, blocks: dict[str, str]) -> str:

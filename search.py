@@ -16,13 +16,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import model as model_lib
 import utils
 
-VAL_DIR = utils.DEFAULT_RESULTS_DIR / "val"
+# --dry-run: every trial on 1,024 images for at most 2 epochs, into a temporary folder (set for the workers too)
+DRY_RUN = os.environ.get("TINY_MNIST_SEARCH_DRY_RUN", "")
+VAL_DIR = Path(DRY_RUN) if DRY_RUN else utils.DEFAULT_RESULTS_DIR / "val"
 DEFAULT_STORAGE = f"sqlite:///{utils.REPO / 'build' / 'search.db'}"
 RECIPE_OF = "Model_7"  # the recipe every candidate starts from (Model_6's, at Model_7's size)
 PARAM_RANGE = (2000, 3500)
@@ -66,6 +70,9 @@ def describe(layers: str) -> dict:
 
 
 def config(name: str, layers: str, stage: str, epochs: int, seed: int = 1, **recipe) -> utils.TrainConfig:
+    if DRY_RUN:
+        recipe.update(train_limit=1024, eval_limit=500)
+        epochs = min(epochs, 2)
     return utils.TrainConfig.for_model(RECIPE_OF, layers=layers, eval_split="val", epochs=epochs,
                                        seed=seed, tag=f"{stage}-{name}", **recipe)
 
@@ -73,7 +80,7 @@ def config(name: str, layers: str, stage: str, epochs: int, seed: int = 1, **rec
 def objective_value(result: utils.Result, epochs: int) -> float:
     """What a study maximizes: the bar's own measure (mean of the last 3 epochs) on the full schedule;
     the final epoch on a probe's short one, whose earlier epochs are still at a high rate."""
-    return sum(result.last(3)) / 3 if epochs >= FULL_EPOCHS else result.accuracies()[-1]
+    return sum(result.last(3)) / 3 if epochs >= FULL_EPOCHS and not DRY_RUN else result.accuracies()[-1]
 
 
 def run_trial(trial, cfg: utils.TrainConfig, prune: bool) -> float:
@@ -102,22 +109,84 @@ def study(name: str, storage: str, sampler=None, pruner=None):
 
 
 def pending(st, key: str, values: list[str]) -> list[str]:
-    """The values of ``key`` that no finished or pruned trial of the study has run yet."""
+    """The values of ``key`` that no trial of the study has finished or is waiting to run.
+    A trial left running by an interrupted search counts as not run: it is queued again."""
+    import optuna
+
+    waiting = optuna.trial.TrialState.WAITING
     done = {t.params.get(key) for t in st.trials if t.state.is_finished()}
-    return [v for v in values if v not in done]
+    queued = {t.system_attrs.get("fixed_params", {}).get(key) for t in st.trials if t.state == waiting}
+    return [v for v in values if v not in done | queued]
+
+
+def queued(st) -> int:
+    import optuna
+
+    return sum(t.state == optuna.trial.TrialState.WAITING for t in st.trials)
+
+
+def run_trials(st, objective, n_trials: int, lock=None) -> None:
+    """``n_trials`` trials by Optuna's ask and tell; ``lock`` serializes the asking between worker processes
+    (two workers asking at once can both pop the same queued trial)."""
+    import contextlib
+
+    import optuna
+
+    for _ in range(n_trials):
+        with lock or contextlib.nullcontext():
+            trial = st.ask()
+        try:
+            value = objective(trial)
+        except optuna.TrialPruned:
+            st.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        except BaseException:
+            st.tell(trial, state=optuna.trial.TrialState.FAIL)
+            raise
+        else:
+            st.tell(trial, value)
+            utils.say(f"trial {trial.number} finished: {value:.4f}, {trial.params}")
+
+
+def _worker(storage: str, study_name: str, make_objective, options: dict, n_trials: int, lock) -> None:
+    import torch
+
+    torch.set_num_threads(1)  # one core each: several OpenMP threads per process on shared cores stall
+    run_trials(study(study_name, storage, **options), make_objective(), n_trials, lock)
+
+
+def optimize(args, study_name: str, make_objective, n_trials: int, **options) -> None:
+    """``n_trials`` trials of the study, in ``args.workers`` processes that share its storage."""
+    if args.workers == 1 or n_trials <= 1:
+        run_trials(study(study_name, args.storage, **options), make_objective(), n_trials)
+        return
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    lock = ctx.Lock()
+    shares = [n_trials // args.workers + (i < n_trials % args.workers) for i in range(args.workers)]
+    procs = [ctx.Process(target=_worker, args=(args.storage, study_name, make_objective, options, n, lock))
+             for n in shares if n]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    if any(p.exitcode for p in procs):
+        raise RuntimeError(f"a search worker failed: exit codes {[p.exitcode for p in procs]}")
 
 
 def stage_probe(args) -> None:
     """Every candidate once, on a 5-epoch one-cycle schedule: a cheap ranking of the shapes."""
     st = study("probe", args.storage)
-    names = pending(st, "candidate", list(CANDIDATES))
-    for name in names:
+    for name in pending(st, "candidate", args.candidates or list(CANDIDATES)):
         st.enqueue_trial({"candidate": name})
+    optimize(args, "probe", probe_objective, queued(st))
 
+
+def probe_objective():
     def objective(trial):
         name = trial.suggest_categorical("candidate", list(CANDIDATES))
         return run_trial(trial, config(name, CANDIDATES[name], "probe", PROBE_EPOCHS), prune=False)
-    st.optimize(objective, n_trials=len(names))
+    return objective
 
 
 def ranked(stage: str, storage: str) -> list[str]:
@@ -134,26 +203,50 @@ def stage_full(args) -> None:
     import optuna
 
     names = args.candidates or ranked("probe", args.storage)[: args.top]
-    st = study("full", args.storage, pruner=optuna.pruners.SuccessiveHalvingPruner(
-        min_resource=5, reduction_factor=2, min_early_stopping_rate=0))
-    todo = pending(st, "candidate", names)
-    for name in todo:
+    options = dict(pruner=optuna.pruners.SuccessiveHalvingPruner(min_resource=5, reduction_factor=2,
+                                                                   min_early_stopping_rate=0))
+    st = study("full", args.storage, **options)
+    for name in pending(st, "candidate", names):
         st.enqueue_trial({"candidate": name})
+    optimize(args, "full", full_objective, queued(st), **options)
 
+
+def full_objective():
     def objective(trial):
         name = trial.suggest_categorical("candidate", list(CANDIDATES))
         return run_trial(trial, config(name, CANDIDATES[name], "full", FULL_EPOCHS), prune=True)
-    st.optimize(objective, n_trials=len(todo))
+    return objective
+
+
+BASE_RECIPE = dict(augmentation=1.0, lr=0.1, warmup=0.25, weight_decay=0.0, batch_size=128, dropout=0.05,
+                   label_smoothing=0.0, ema=0.0, distill=0.0)
+# One change at a time from the base recipe, before TPE explores combinations: what each idea buys alone.
+ONE_CHANGE = [dict(ema=0.999), dict(label_smoothing=0.1), dict(distill=0.5), dict(batch_size=64), dict(lr=0.2),
+              dict(weight_decay=1e-4), dict(augmentation=1.5), dict(dropout=0.0)]
 
 
 def stage_recipe(args) -> None:
-    """TPE over the training recipe of one shape, 15 epochs, with a median pruner from epoch 5 on."""
+    """The base recipe changed one idea at a time, then TPE over combinations; 15 epochs, median pruner."""
+    import functools
+
+    options = recipe_options()
+    st = study(f"recipe-{args.base}", args.storage, **options)
+    if not st.trials:
+        for change in ONE_CHANGE:
+            if change.get("distill") and not TEACHER.exists():
+                continue
+            st.enqueue_trial({**BASE_RECIPE, **change})
+    optimize(args, f"recipe-{args.base}", functools.partial(recipe_objective, args.base), args.trials, **options)
+
+
+def recipe_options() -> dict:
     import optuna
 
-    layers = CANDIDATES[args.base]
-    st = study(f"recipe-{args.base}", args.storage, sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=5),
-               pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=5))
+    return dict(sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=len(ONE_CHANGE), constant_liar=True),
+                pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=5))
 
+
+def recipe_objective(base: str):
     def objective(trial):
         aug = trial.suggest_categorical("augmentation", [0.5, 1.0, 1.5])
         recipe = dict(
@@ -168,13 +261,14 @@ def stage_recipe(args) -> None:
             rotate=10.0 * aug, scale=0.1 * aug, translate=2.0 * aug)
         if recipe["distill"]:
             recipe["teacher"] = TEACHER.relative_to(utils.REPO).as_posix()
-        cfg = config(f"{args.base}-t{trial.number:02d}", layers, "recipe", FULL_EPOCHS, **recipe)
+        cfg = config(f"{base}-t{trial.number:02d}", CANDIDATES[base], "recipe", FULL_EPOCHS, **recipe)
         return run_trial(trial, cfg, prune=True)
-    st.optimize(objective, n_trials=args.trials)
+    return objective
 
 
 def stage_seeds(args) -> None:
     """Runs already made on seed 1, again on other seeds, full length, never pruned."""
+    configs = []
     for run in args.runs:
         path = VAL_DIR / f"{RECIPE_OF}-{run}-seed1.json"
         if not path.exists():
@@ -185,7 +279,27 @@ def stage_seeds(args) -> None:
             if utils.result_path(VAL_DIR, cfg.run_name).exists():
                 utils.say(f"{cfg.run_name}: already on record")
                 continue
+            configs.append(cfg)
+    train_all(configs, args.workers)
+
+
+def _train_one(cfg: utils.TrainConfig) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    utils.train(cfg, results_dir=VAL_DIR, progress=False)
+
+
+def train_all(configs: list[utils.TrainConfig], workers: int) -> None:
+    """Full runs, never pruned, ``workers`` at a time (one core each)."""
+    if workers == 1:
+        for cfg in configs:
             utils.train(cfg, results_dir=VAL_DIR, progress=False)
+        return
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(workers, maxtasksperchild=1) as pool:
+        pool.map(_train_one, configs, chunksize=1)
 
 
 TEACHER = VAL_DIR / "S6_Model-teacher-seed1.json"
@@ -212,11 +326,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--list", action="store_true", help="list the candidates and exit")
     p.add_argument("--storage", default=DEFAULT_STORAGE, help="Optuna storage URL (default: build/search.db)")
     p.add_argument("--top", type=int, default=6, help="full: how many of the best probes")
-    p.add_argument("--candidates", nargs="+", help="full: these candidates instead of the best probes")
+    p.add_argument("--candidates", nargs="+", help="probe, full: these candidates only (full: instead of the best)")
     p.add_argument("--base", help="recipe: the candidate whose recipe is searched")
     p.add_argument("--trials", type=int, default=12, help="recipe: number of trials")
     p.add_argument("--runs", nargs="+", help="seeds: run names without model and seed, e.g. full-sep5x16")
     p.add_argument("--seeds", type=int, nargs="+", default=[2, 3], help="seeds: the seeds to add")
+    p.add_argument("--dry-run", action="store_true",
+                   help="every trial on 1,024 images for at most 2 epochs, into a temporary folder: for CI")
+    p.add_argument("--workers", type=int, default=1,
+                   help="trainings at a time, one CPU thread each (default: 1, with every thread)")
     return p.parse_args(argv)
 
 
@@ -225,6 +343,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         list_candidates()
         return 0
+    if args.dry_run and not DRY_RUN:  # again, with the folder set for this process and its workers
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {**os.environ, "TINY_MNIST_SEARCH_DRY_RUN": tmp}
+            argv = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--dry-run"]
+            argv += ["--storage", f"sqlite:///{tmp}/search.db"] if "--storage" not in argv else []
+            import subprocess
+            return subprocess.run([sys.executable, __file__, *argv], env=env).returncode
     stages = {"probe": stage_probe, "full": stage_full, "recipe": stage_recipe, "seeds": stage_seeds,
               "teacher": stage_teacher}
     try:
@@ -237,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError("recipe needs --base CANDIDATE")
         if args.stage == "seeds" and not args.runs:
             raise ValueError("seeds needs --runs")
+        if args.workers < 1:
+            raise ValueError("--workers must be at least 1")
         stages[args.stage](args)
     except (ValueError, KeyError) as err:
         print(f"search.py: error: {err}", file=sys.stderr)

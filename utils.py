@@ -747,6 +747,16 @@ def load_run(results_file: Path | str, device: torch.device | None = None) -> nn
     return net.to(device or torch.device("cpu"))
 
 
+def load_trained(name: str, seed: int = 1, results_dir: Path | str = DEFAULT_RESULTS_DIR,
+                 device: torch.device | None = None) -> nn.Module:
+    """A registered model with the weights of its run ``results/<name>-seed<seed>``, in eval mode."""
+    model_lib.get_model(name)  # an unknown name raises, listing the known ones
+    path = result_path(results_dir, f"{name}-seed{seed}")
+    if not weights_path(path).exists():
+        raise WeightsError(f"no trained weights for {name} seed {seed}: {weights_path(path)} does not exist")
+    return load_weights(model_lib.get_model(name), weights_path(path)).to(device or torch.device("cpu"))
+
+
 def load_result(path: Path | str) -> Result:
     raw = json.loads(Path(path).read_text())
     raw["history"] = [EpochRecord(**r) for r in raw["history"]]
@@ -969,6 +979,46 @@ def plot_params_vs_accuracy(groups: dict[str, Sequence[Result]], title: str, las
     ax[0][0].set_ylabel(f"accuracy, last {last} epochs (%)")
     ax[0][0].set_title(title)
     ax[0][0].grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+@torch.no_grad()
+def class_activation_maps(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """(N, 10, H, W) class activation maps (Zhou et al., 2016) of a TinyNet.
+
+    The network ends in global average pooling and a 1x1 convolution, both linear: applying the
+    1x1 convolution at every position first gives a map per class whose mean is that class's logit.
+    """
+    net.eval()
+    return net.head(net.features(x))
+
+
+def plot_class_activation_maps(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, title: str,
+                               count: int = 8):
+    """Test digits with the map of the predicted class overlaid; for misclassified digits the map of the
+    true class too. ``images`` are uint8 (N, 28, 28)."""
+    x = normalize(images)
+    maps = class_activation_maps(net, x)
+    pred = maps.mean((2, 3)).argmax(1)
+    right = (pred == labels).nonzero().flatten()[:count].tolist()
+    wrong = (pred != labels).nonzero().flatten()[:count // 2].tolist()
+    panels = [(i, int(pred[i]), "predicted") for i in right]
+    for i in wrong:
+        panels += [(i, int(pred[i]), "predicted"), (i, int(labels[i]), "true")]
+    cols = 8
+    fig, ax = _figure(cols, math.ceil(len(panels) / cols), (1.5, 1.75))
+    for a in ax.flat:
+        a.axis("off")
+    for a, (i, cls, kind) in zip(ax.flat, panels, strict=False):
+        cam = F.interpolate(maps[i: i + 1, cls: cls + 1], size=images.shape[-2:], mode="bilinear",
+                            align_corners=False)[0, 0]
+        a.imshow(images[i].cpu().numpy(), cmap="gray_r")
+        a.imshow(cam.cpu().numpy(), cmap="jet", alpha=0.45)
+        ok = int(pred[i]) == int(labels[i])
+        a.set_title(f"{kind} {cls}" + ("" if ok else f" (true {int(labels[i])})" if kind == "predicted" else ""),
+                    fontsize=7, color="black" if ok else "firebrick")
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
 

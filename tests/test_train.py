@@ -45,7 +45,8 @@ def test_results_file_holds_everything_the_report_needs(short_run):
         assert key in raw
     for key in ("torch", "device", "git_commit"):
         assert key in raw["environment"]
-    assert raw["params"] == utils.model_lib.count_parameters(utils.model_lib.get_model("Model_6")) and raw["config"]["seed"] == 1 and len(raw["history"]) == 2
+    assert raw["params"] == utils.model_lib.count_parameters(utils.model_lib.get_model("Model_6"))
+    assert raw["config"]["seed"] == 1 and len(raw["history"]) == 2
     assert sum(map(sum, raw["confusion_matrix"])) == 1000
     assert len(raw["misclassified"]) == 1000 - sum(raw["confusion_matrix"][i][i] for i in range(10))
     loaded = utils.load_result(path)
@@ -85,14 +86,19 @@ def run_cli(*args):
     (["--batch-size", "0"], "batch_size must be positive, got 0"),
     (["--out", "/proc/no/such/dir"], "cannot write results to /proc/no/such/dir"),
     (["--epochs", "two"], "argument --epochs: invalid int value: 'two'"),
-    (["--model", "Model_6", "--train-limit", "128", "--epochs", "1"], "the one-cycle schedule needs at least 4 steps, got 1"),
+    (["--model", "Model_6", "--train-limit", "128", "--epochs", "1"],
+     "the one-cycle schedule needs at least 4 steps, got 1"),
+    (["--layers", "8 x12 M"], "bad layer token 'x12'"),
+    (["--layers", "8 16 16 16 16 16 16 16 16 16 16 16 16 16"], "shrink the 28x28 image to nothing"),
+    (["--ema", "1.5"], "ema must be in [0, 1)"),
+    (["--distill", "0.5"], "distillation needs both a teacher and a distill weight"),
 ])
 def test_cli_bad_input_gives_one_line_error(args, message):
     proc = run_cli(*args)
     assert proc.returncode == 2
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
-    assert len([l for l in proc.stderr.splitlines() if "error" in l]) == 1
+    assert len([line for line in proc.stderr.splitlines() if "error" in line]) == 1
 
 
 def test_cli_help_documents_every_option():
@@ -121,5 +127,53 @@ def test_cli_writes_the_results_file(tmp_path):
     proc = run_cli("--model", "Model_7", "--epochs", "1", "--train-limit", "512", "--eval-limit", "500",
                    "--seeds", "4", "5", "--no-progress", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["Model_7-seed4.json", "Model_7-seed5.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Model_7-seed4.json", "Model_7-seed4.safetensors",
+                                                          "Model_7-seed5.json", "Model_7-seed5.safetensors"]
     assert "over 2 seeds" in proc.stdout
+
+
+def test_weights_are_written_beside_the_results_and_reload_to_the_same_accuracy(short_run, mnist):
+    result, out = short_run
+    net = utils.load_run(out / "Model_6-seed1.json")
+    split = utils.make_split(mnist, utils.TrainConfig.for_model("Model_6", **SMALL), utils.torch.device("cpu"))
+    assert utils.evaluate(net, split.eval_x, split.eval_y).accuracy == result.accuracies()[-1]
+
+
+def test_mismatched_or_corrupted_weights_are_named(short_run, tmp_path):
+    _, out = short_run
+    weights = out / "Model_6-seed1.safetensors"
+    with pytest.raises(utils.WeightsError, match=r"does not fit Model_7: shape of features.0.0.weight \(8, 1, 3, 3\)"):
+        utils.load_weights(utils.model_lib.get_model("Model_7"), weights)
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(utils.WeightsError, match="broken.safetensors: not a readable safetensors file"):
+        utils.load_weights(utils.model_lib.get_model("Model_6"), broken)
+    with pytest.raises(utils.WeightsError, match="no trained weights for Model_6 seed 9"):
+        utils.load_trained("Model_6", seed=9)
+
+
+def test_a_stop_callback_ends_the_run_and_the_file_keeps_the_epochs_that_ran(mnist, tmp_path):
+    cfg = utils.TrainConfig.for_model("Model_7", epochs=3, train_limit=1024, eval_limit=500)
+    result = utils.train(cfg, results_dir=tmp_path, progress=False, log=lambda s: None, stop=lambda r: r.epoch == 1)
+    assert len(result.history) == 1
+    assert len(utils.load_result(tmp_path / "Model_7-seed1.json").history) == 1
+
+
+def test_layers_ema_label_smoothing_and_distillation_train(short_run, mnist, tmp_path, monkeypatch):
+    _, out = short_run
+    monkeypatch.setattr(utils, "REPO", out)  # the teacher path is relative to the repository
+    cfg = utils.TrainConfig.for_model("Model_7", layers="8 s12 M D t8 ps16 s16 s16", dropout=0.1, ema=0.9,
+                                      label_smoothing=0.1, teacher="Model_6-seed1.json", distill=0.5, **SMALL)
+    result = utils.train(cfg, results_dir=tmp_path, progress=False, log=lambda s: None)
+    assert result.params == utils.model_lib.count_parameters(utils.model_lib.build_layers(cfg.layers))
+    assert result.history[-1].train_loss < result.history[0].train_loss
+    net = utils.load_run(tmp_path / f"{cfg.run_name}.json")  # the averaged weights, rebuilt from the config
+    assert [m.p for m in net.modules() if isinstance(m, utils.nn.Dropout2d)] == [0.1]
+    with pytest.raises(ValueError, match="was trained on other images"):
+        utils.train(utils.TrainConfig.for_model("Model_7", teacher="Model_6-seed1.json", distill=0.5,
+                                                eval_split="val", **SMALL), results_dir=None, progress=False)
+
+
+def test_the_default_output_folder_is_not_the_reference_results():
+    import train
+    assert train.parse_args([]).out == utils.DEFAULT_RUNS_DIR != utils.DEFAULT_RESULTS_DIR

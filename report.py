@@ -307,19 +307,21 @@ def render_readme(text: str, blocks: dict[str, str]) -> str:
     return BLOCK.sub(replace, text)
 
 
-def check(report: Report) -> list[str]:
-    """What differs between the committed README and figures and what results/ gives."""
+def check(report: Report, readme: Path = README, figures: Path | None = None) -> list[str]:
+    """What differs between a README and figures folder (the committed ones by default) and what results/ gives."""
+    figures = report.figures if figures is None else Path(figures)
     problems = []
-    text = README.read_text()
+    text = Path(readme).read_text()
     if render_readme(text, report.blocks()) != text:
         problems.append("README.md differs from what results/ gives: run python report.py")
+    link = FIGURES.relative_to(utils.REPO).as_posix()
     with tempfile.TemporaryDirectory() as tmp:
         for fresh in report.write_figures(Path(tmp)):
-            committed = report.figures / fresh.name
+            committed = figures / fresh.name
             if not committed.exists() or committed.read_bytes() != fresh.read_bytes():
-                problems.append(f"{committed.relative_to(utils.REPO)} differs from what results/ gives")
-            if f"]({committed.relative_to(utils.REPO).as_posix()})" not in text:
-                problems.append(f"README.md does not link {committed.name}")
+                problems.append(f"{link}/{fresh.name} differs from what results/ gives")
+            if f"]({link}/{fresh.name})" not in text:
+                problems.append(f"README.md does not link {fresh.name}")
     return problems
 
 

@@ -108,9 +108,18 @@ def study(name: str, storage: str, sampler=None, pruner=None):
                                pruner=pruner or optuna.pruners.NopPruner())
 
 
+def fail_orphans(st) -> None:
+    """Trials left running by an interrupted search (no worker runs before a stage starts them) are failed."""
+    import optuna
+
+    for t in st.trials:
+        if t.state == optuna.trial.TrialState.RUNNING:
+            st._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
+
+
 def pending(st, key: str, values: list[str]) -> list[str]:
     """The values of ``key`` that no trial of the study has finished or is waiting to run.
-    A trial left running by an interrupted search counts as not run: it is queued again."""
+    A trial left running by an interrupted search (failed by fail_orphans) counts as not run: it is queued again."""
     import optuna
 
     waiting = optuna.trial.TrialState.WAITING
@@ -177,6 +186,7 @@ def optimize(args, study_name: str, make_objective, n_trials: int, **options) ->
 def stage_probe(args) -> None:
     """Every candidate once, on a 5-epoch one-cycle schedule: a cheap ranking of the shapes."""
     st = study("probe", args.storage)
+    fail_orphans(st)
     for name in pending(st, "candidate", args.candidates or list(CANDIDATES)):
         st.enqueue_trial({"candidate": name})
     optimize(args, "probe", probe_objective, queued(st))
@@ -206,6 +216,7 @@ def stage_full(args) -> None:
     options = dict(pruner=optuna.pruners.SuccessiveHalvingPruner(min_resource=5, reduction_factor=2,
                                                                    min_early_stopping_rate=0))
     st = study("full", args.storage, **options)
+    fail_orphans(st)
     for name in pending(st, "candidate", names):
         st.enqueue_trial({"candidate": name})
     optimize(args, "full", full_objective, queued(st), **options)
@@ -231,6 +242,7 @@ def stage_recipe(args) -> None:
 
     options = recipe_options()
     st = study(f"recipe-{args.base}", args.storage, **options)
+    fail_orphans(st)
     if not st.trials:
         for change in ONE_CHANGE:
             if change.get("distill") and not TEACHER.exists():

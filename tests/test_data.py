@@ -245,3 +245,30 @@ def test_augmentation_keeps_the_background_and_moves_the_digit(mnist):
     # mass is conserved up to interpolation: a shift, not a blur into nothing
     ink = lambda t: (t - utils.BACKGROUND).sum(dim=(1, 2, 3))
     assert torch.allclose(ink(shifted), ink(x), rtol=0.1)
+
+
+def test_validation_images_are_never_trained_on(mnist):
+    """By content, not by index: no validation image is among the training images of the val split."""
+    split = utils.make_split(mnist, utils.TrainConfig.for_model("Model_6", eval_split="val"), torch.device("cpu"))
+    rows = lambda t: {r.numpy().tobytes() for r in t.flatten(1)}
+    assert len(split.train_x) == 50000 and len(split.eval_x) == 10000
+    assert not rows(split.train_x) & rows(split.eval_x)
+
+
+def test_shuffling_follows_the_seed(mnist):
+    """The batch order comes from the run's generator: the same seed, the same order; another, another."""
+    cfg = utils.TrainConfig.for_model("Model_7", train_limit=512, eval_limit=100, rotate=0.0, scale=0.0,
+                                      translate=0.0, batch_size=64)
+    split = utils.make_split(mnist, cfg, torch.device("cpu"))
+
+    def order(seed: int) -> list[int]:
+        torch.manual_seed(0)  # the global generator is the same every time: only the run's may differ
+        seen = []
+        net = utils.model_lib.get_model("Model_7")
+        net.register_forward_pre_hook(lambda m, args: seen.append(args[0][:, 0, 14, 14].sum().item()))
+        opt, sched = utils.make_optimizer(net, cfg, 8)
+        utils.train_epoch(net, split, cfg, opt, sched, torch.Generator().manual_seed(seed), 1, [], False)
+        return seen
+
+    assert order(1) == order(1)
+    assert order(1) != order(2)

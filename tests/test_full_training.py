@@ -1,22 +1,35 @@
 """Full trainings of the final models for one seed: the bar holds, and the committed results are reproduced."""
 import pytest
 
+import model as model_lib
 import utils
 
 # model -> (parameters must be fewer than, test accuracy bar for each of the last 3 epochs)
-FINALS = {"Model_6": (8000, 99.40), "S6_Model": (20000, 99.50)}
+FINALS = {model_lib.S7_FINAL: (8000, 99.40), model_lib.S6_FINAL: (20000, 99.50)}
+SAME_MACHINE = ("torch", "device", "threads")
+
+
+@pytest.fixture(scope="module", params=list(FINALS))
+def full_run(request, mnist, tmp_path_factory):
+    cfg = utils.TrainConfig.for_model(request.param, seed=1)
+    return cfg, utils.train(cfg, results_dir=tmp_path_factory.mktemp("full"), progress=False)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", FINALS)
-def test_full_training_meets_the_bar(name, mnist, tmp_path):
-    max_params, bar = FINALS[name]
-    cfg = utils.TrainConfig.for_model(name, seed=1)
-    result = utils.train(cfg, results_dir=tmp_path, progress=False)
+def test_full_training_meets_the_bar(full_run):
+    cfg, result = full_run
+    max_params, bar = FINALS[cfg.model]
     assert result.params < max_params
     assert len(result.history) <= 15
     assert utils.meets_bar(result, bar, last=3, max_epochs=15), result.last(3)
+
+
+@pytest.mark.slow
+def test_full_training_reproduces_the_committed_run(full_run):
+    cfg, result = full_run
     committed = utils.load_result(utils.result_path(utils.DEFAULT_RESULTS_DIR, cfg.run_name))
-    same_machine = all(committed.environment[k] == result.environment[k] for k in ("torch", "device", "threads"))
-    if same_machine:  # same seed, same machine: the same numbers as the committed run
-        assert result.accuracies() == committed.accuracies()
+    differ = {k: (committed.environment[k], result.environment[k]) for k in SAME_MACHINE
+              if committed.environment[k] != result.environment[k]}
+    if differ:
+        pytest.skip(f"same numbers are expected only on the machine that made {cfg.run_name}; here {differ}")
+    assert result.accuracies() == committed.accuracies()

@@ -22,3 +22,33 @@ def test_a_changed_number_is_caught(tmp_path, monkeypatch):
     blocks = report.Report().blocks()
     tampered = {k: v.replace("99.", "98.", 1) for k, v in blocks.items()}
     assert report.render_readme(text, tampered) != text
+
+
+def test_stale_evidence_a_results_config_that_the_code_would_not_make_again_fails():
+    """Every committed run's configuration is what TrainConfig.for_model gives now for its model, seed and tag;
+    fields added since a run was made must be at their defaults (they did not exist, so they were off)."""
+    import dataclasses
+
+    import utils
+    defaults = utils.TrainConfig()
+    for r in utils.load_results():
+        now = dataclasses.asdict(utils.TrainConfig.for_model(r.model, seed=r.config["seed"], tag=r.config["tag"]))
+        for key, value in now.items():
+            assert r.config.get(key, getattr(defaults, key)) == value, (r.name, key, r.config.get(key), value)
+
+
+def test_check_reports_a_tampered_readme_and_a_tampered_figure(tmp_path):
+    import shutil
+    rep = report.Report()
+    readme = tmp_path / "README.md"
+    figures = tmp_path / "figures"
+    shutil.copy(report.README, readme)
+    shutil.copytree(report.FIGURES, figures)
+    assert report.check(rep, readme, figures) == []
+    text = readme.read_text()
+    readme.write_text(text.replace("| 99.", "| 98.", 1))
+    assert any("README.md differs" in p for p in report.check(rep, readme, figures))
+    readme.write_text(text)
+    victim = sorted(figures.glob("*.png"))[0]
+    victim.write_bytes(victim.read_bytes()[:-100])
+    assert any(victim.name in p for p in report.check(rep, readme, figures))

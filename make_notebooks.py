@@ -67,6 +67,10 @@ print(f"Reference runs of {{final}} in results/, every seed on record:")
 print(utils.seeds_table(reference))
 best = results[final]  # this notebook's own run
 utils.show(utils.plot_misclassified(best, data.test_images))
+# Where the network looks: the class activation maps of its own weights (saved beside its results file)
+net = utils.load_run(utils.result_path(RESULTS_DIR, best.name))
+utils.show(utils.plot_class_activation_maps(net, data.test_images, data.test_labels,
+                                            f"{{final}}: class activation maps of test digits"))
 utils.show(utils.plot_per_class(best))
 utils.show(utils.plot_confusion(best))
 utils.show(utils.plot_lr([best]))'''

@@ -194,11 +194,11 @@ class Model_1(TinyNet):
     bn = False
     recipe = dict(_CONSTANT_LR)
     analysis = (
-        "The shape learns, slowly: the running training accuracy of the first epoch is barely above "
-        "guessing, and the test accuracy climbs for ten epochs, then wobbles below 99% at the "
-        "constant rate. Train and test accuracy "
-        "stay close, so the network is not overfitting: it is poorly conditioned. Next: cut it to the "
-        "budget first, to see what the cut costs, then fix the conditioning."
+        "The shape learns, slowly: the running training accuracy of the first epoch is 23%, and the test "
+        "accuracy climbs for eight epochs (80.5% to 98.7%), then wobbles between 98.5% and 98.9% at the "
+        "constant rate. The final training accuracy is 0.2 points above the test accuracy, so the network "
+        "is hardly overfitting: it learns slowly. Next: cut it to the budget first, to see what the cut "
+        "costs, then make it train faster."
     )
 
 
@@ -272,8 +272,8 @@ class Model_6(Model_5):
     """One-cycle learning rate: ramp up to a high rate, then anneal to nearly zero by the
     last epoch, so that the final epochs are stable and at their best.
 
-    This is the Session 7 model: under 8,000 parameters, 99.4% in each of the last 3 of 15
-    epochs, on every seed.
+    This step changes the schedule as a whole, three settings at once: constant rate -> one-cycle,
+    the rate 0.02 -> a peak of 0.1, and Nesterov momentum; the architecture is Model_5's.
     """
 
     recipe = dict(_CONSTANT_LR, **_AUGMENT, **_ONE_CYCLE)

@@ -9,6 +9,7 @@ written; everything else in it is left as it is.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import re
@@ -81,22 +82,28 @@ class Report:
         data = utils.load_mnist(log=lambda s: None)
         return data.test_images, data.test_labels
 
-    def write_figures(self, folder: Path) -> list[Path]:
+    def write_figures(self, folder: Path) -> dict[str, str]:
+        """Write every figure into ``folder`` with the fingerprints file; returns the fingerprints."""
+        import matplotlib
         import matplotlib.pyplot as plt
 
         folder.mkdir(parents=True, exist_ok=True)
-        paths = []
+        prints = {}
         for file_name, make in self.figure_files().items():
             made = make()
             if isinstance(made, bytes):  # an image file itself, not a plot
-                utils.write_atomic(folder / file_name, made)
+                png = made
+                prints[file_name] = hashlib.sha256(made).hexdigest()
             else:
+                prints[file_name] = fingerprint(made)
                 buf = io.BytesIO()
                 made.savefig(buf, format="png", dpi=100, metadata={"Software": None})
                 plt.close(made)
-                utils.write_atomic(folder / file_name, buf.getvalue())
-            paths.append(folder / file_name)
-        return paths
+                png = buf.getvalue()
+            utils.write_atomic(folder / file_name, png)
+        record = {"matplotlib": matplotlib.__version__, "figures": prints}
+        utils.write_atomic(folder / FINGERPRINTS, (json.dumps(record, indent=1, sort_keys=True) + "\n").encode())
+        return prints
 
     def image(self, file_name: str, alt: str) -> str:
         return f"![{alt}]({FIGURES.relative_to(utils.REPO).as_posix()}/{file_name})"
@@ -246,6 +253,25 @@ class Report:
 
 
 EXAMPLE = "results/figures/example_digit.png"
+FINGERPRINTS = "fingerprints.json"
+
+
+def fingerprint(fig) -> str:
+    """A hash of what a figure shows (titles, labels, texts, line data, images, bars), not of its pixels:
+    the same for any matplotlib or font version that draws the same data."""
+    import numpy as np
+
+    def arr(values) -> list:
+        return np.round(np.asarray(values, dtype=float), 5).tolist()
+
+    parts = [fig._suptitle.get_text() if fig._suptitle else ""]
+    for ax in fig.axes:
+        parts += [ax.get_title(), ax.get_xlabel(), ax.get_ylabel(), [t.get_text() for t in ax.texts],
+                  [(line.get_label(), arr(line.get_xdata()), arr(line.get_ydata())) for line in ax.get_lines()],
+                  [arr(im.get_array()) for im in ax.get_images()],
+                  [arr([p.get_x(), p.get_y(), p.get_width(), p.get_height()]) for p in ax.patches
+                   if hasattr(p, "get_width")]]
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
 
 def example_digit():
@@ -315,13 +341,19 @@ def check(report: Report, readme: Path = README, figures: Path | None = None) ->
     if render_readme(text, report.blocks()) != text:
         problems.append("README.md differs from what results/ gives: run python report.py")
     link = FIGURES.relative_to(utils.REPO).as_posix()
+    recorded = json.loads((figures / FINGERPRINTS).read_text()) if (figures / FINGERPRINTS).exists() else {}
     with tempfile.TemporaryDirectory() as tmp:
-        for fresh in report.write_figures(Path(tmp)):
-            committed = figures / fresh.name
-            if not committed.exists() or committed.read_bytes() != fresh.read_bytes():
-                problems.append(f"{link}/{fresh.name} differs from what results/ gives")
-            if f"]({link}/{fresh.name})" not in text:
-                problems.append(f"README.md does not link {fresh.name}")
+        fresh = report.write_figures(Path(tmp))
+        import matplotlib
+        # Pixels are compared only with the matplotlib that drew the committed figures; what they show, always.
+        same_drawing = recorded.get("matplotlib") == matplotlib.__version__
+        for name, value in fresh.items():
+            committed = figures / name
+            if not committed.exists() or recorded.get("figures", {}).get(name) != value or (
+                    same_drawing and committed.read_bytes() != (Path(tmp) / name).read_bytes()):
+                problems.append(f"{link}/{name} differs from what results/ gives")
+            if f"]({link}/{name})" not in text:
+                problems.append(f"README.md does not link {name}")
     return problems
 
 

@@ -997,7 +997,8 @@ def class_activation_maps(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
 def plot_class_activation_maps(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, title: str,
                                count: int = 8):
     """Test digits with the map of the predicted class overlaid; for misclassified digits the map of the
-    true class too. ``images`` are uint8 (N, 28, 28)."""
+    true class too. ``images`` are uint8 (N, 28, 28); the first 1,000 are looked at."""
+    images, labels = images[:1000], labels[:1000]
     x = normalize(images)
     maps = class_activation_maps(net, x)
     pred = maps.mean((2, 3)).argmax(1)

@@ -9,6 +9,7 @@ Normalize), a DataLoader with 2 worker processes, nn.Dropout. Ours: the whole da
 tensors in memory, one affine grid per batch for the augmentation, Dropout2d: the code path of
 utils.train. Each measurement runs in its own process, so its peak memory is its own.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,8 +59,9 @@ def classic_worker(name: str, batch_size: int, warmup: int, batches: int, profil
     normalize = transforms.Normalize((utils.MNIST_MEAN,), (utils.MNIST_STD,))
     train_tf = transforms.Compose([transforms.RandomRotation((-7.0, 7.0), fill=(0,)), transforms.ToTensor(), normalize])
     train_set = datasets.MNIST(root, train=True, download=False, transform=train_tf)
-    test_set = datasets.MNIST(root, train=False, download=False,
-                              transform=transforms.Compose([transforms.ToTensor(), normalize]))
+    test_set = datasets.MNIST(
+        root, train=False, download=False, transform=transforms.Compose([transforms.ToTensor(), normalize])
+    )
     kwargs = dict(batch_size=batch_size, num_workers=2, persistent_workers=False)
     torch.manual_seed(0)
     net = with_plain_dropout(model_lib.get_model(name)).train()
@@ -88,8 +90,12 @@ def classic_worker(name: str, batch_size: int, warmup: int, batches: int, profil
             net(x)
             n_eval += len(y)
     eval_s = time.perf_counter() - t0
-    return {"train_images_per_s": batches * batch_size / train_s, "eval_images_per_s": n_eval / eval_s,
-            "peak_rss_mb": peak_rss_mb(), "top_ops": top}
+    return {
+        "train_images_per_s": batches * batch_size / train_s,
+        "eval_images_per_s": n_eval / eval_s,
+        "peak_rss_mb": peak_rss_mb(),
+        "top_ops": top,
+    }
 
 
 def ours_worker(name: str, batch_size: int, warmup: int, batches: int, profile: bool) -> dict:
@@ -116,8 +122,12 @@ def ours_worker(name: str, batch_size: int, warmup: int, batches: int, profile: 
     t0 = time.perf_counter()
     utils.evaluate(net, test.eval_x, test.eval_y)
     eval_s = time.perf_counter() - t0
-    return {"train_images_per_s": batches * batch_size / train_s, "eval_images_per_s": len(test.eval_y) / eval_s,
-            "peak_rss_mb": peak_rss_mb(), "top_ops": top}
+    return {
+        "train_images_per_s": batches * batch_size / train_s,
+        "eval_images_per_s": len(test.eval_y) / eval_s,
+        "peak_rss_mb": peak_rss_mb(),
+        "top_ops": top,
+    }
 
 
 def epoch_seconds_worker(name: str, sizes: list[int]) -> dict:
@@ -126,7 +136,7 @@ def epoch_seconds_worker(name: str, sizes: list[int]) -> dict:
     device = utils.default_device()
     cfg = utils.TrainConfig.for_model(name)
     net = model_lib.get_model(name).to(device)
-    opt, sched = utils.make_optimizer(net, cfg, 10 ** 6)
+    opt, sched = utils.make_optimizer(net, cfg, 10**6)
     gen = torch.Generator().manual_seed(0)
     out = {}
     for n in sizes:
@@ -161,29 +171,43 @@ WORKERS = {"classic": classic_worker, "ours": ours_worker}
 
 def run_worker(*args: str) -> dict:
     """One measurement in a fresh process; its last stdout line is the JSON answer."""
-    proc = subprocess.run([sys.executable, __file__, "--worker", *args], capture_output=True, text=True,
-                          cwd=utils.REPO)
+    proc = subprocess.run([sys.executable, __file__, "--worker", *args], capture_output=True, text=True, cwd=utils.REPO)
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark worker {args} failed:\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def machine() -> dict:
-    return {"cpu": utils.cpu_name(), "cores": os.cpu_count(), "torch": torch.__version__,
-            "threads": torch.get_num_threads(), "python": platform.python_version(),
-            "device": str(utils.default_device())}
+    return {
+        "cpu": utils.cpu_name(),
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "device": str(utils.default_device()),
+    }
 
 
 def run_benchmark(quick: bool, profile: bool) -> dict:
     warmup, batches = (2, 4) if quick else (20, 120)
-    bench = {"machine": machine(), "batch_size": 128, "warmup_batches": warmup, "timed_batches": batches,
-             "pipelines": {}, "batch_sizes": {}, "epoch_seconds": {}}
+    bench = {
+        "machine": machine(),
+        "batch_size": 128,
+        "warmup_batches": warmup,
+        "timed_batches": batches,
+        "pipelines": {},
+        "batch_sizes": {},
+        "epoch_seconds": {},
+    }
     for name in MODELS[:1] if quick else MODELS:
         bench["pipelines"][name] = {
-            pipe: run_worker(pipe, name, "128", str(warmup), str(batches), str(int(profile)))
-            for pipe in WORKERS}
-        print(f"{name}: " + ", ".join(f"{p} {v['train_images_per_s']:.0f} img/s"
-                                      for p, v in bench["pipelines"][name].items()), flush=True)
+            pipe: run_worker(pipe, name, "128", str(warmup), str(batches), str(int(profile))) for pipe in WORKERS
+        }
+        print(
+            f"{name}: "
+            + ", ".join(f"{p} {v['train_images_per_s']:.0f} img/s" for p, v in bench["pipelines"][name].items()),
+            flush=True,
+        )
     for bs in (128,) if quick else (64, 128, 256, 512):
         r = run_worker("ours", MODELS[0], str(bs), str(warmup), str(max(4, batches * 128 // bs)), "0")
         bench["batch_sizes"][str(bs)] = round(r["train_images_per_s"])
@@ -194,23 +218,32 @@ def run_benchmark(quick: bool, profile: bool) -> dict:
 
 def markdown(bench: dict) -> str:
     m = bench["machine"]
-    lines = [f"Measured on {m['cpu']} ({m['cores']} cores, {m['threads']} torch threads, torch {m['torch']}, "
-             f"{m['device']}); batch size {bench['batch_size']}, {bench['timed_batches']} timed batches after "
-             f"{bench['warmup_batches']} warm-up batches.\n",
-             "| model | pipeline | train images/s | eval images/s | peak memory (MB) | train speed-up |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        f"Measured on {m['cpu']} ({m['cores']} cores, {m['threads']} torch threads, torch {m['torch']}, "
+        f"{m['device']}); batch size {bench['batch_size']}, {bench['timed_batches']} timed batches after "
+        f"{bench['warmup_batches']} warm-up batches.\n",
+        "| model | pipeline | train images/s | eval images/s | peak memory (MB) | train speed-up |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, pipes in bench["pipelines"].items():
         base = pipes["classic"]["train_images_per_s"]
         for pipe, v in pipes.items():
-            lines.append(f"| {name} | {pipe} | {v['train_images_per_s']:,.0f} | {v['eval_images_per_s']:,.0f} | "
-                         f"{v['peak_rss_mb']:,.0f} | {v['train_images_per_s'] / base:.1f}x |")
-    lines += ["", "| batch size | " + " | ".join(bench["batch_sizes"]) + " |",
-              "|---" * (len(bench["batch_sizes"]) + 1) + "|",
-              f"| train images/s ({MODELS[0]}, ours) | " + " | ".join(f"{v:,}" for v in bench["batch_sizes"].values()) + " |",
-              "", "| training images | " + " | ".join(f"{int(n):,}" for n in bench["epoch_seconds"]) + " |",
-              "|---" * (len(bench["epoch_seconds"]) + 1) + "|",
-              f"| seconds per epoch ({MODELS[0]}, ours, with the 10k evaluation) | "
-              + " | ".join(f"{v:.1f}" for v in bench["epoch_seconds"].values()) + " |"]
+            lines.append(
+                f"| {name} | {pipe} | {v['train_images_per_s']:,.0f} | {v['eval_images_per_s']:,.0f} | "
+                f"{v['peak_rss_mb']:,.0f} | {v['train_images_per_s'] / base:.1f}x |"
+            )
+    lines += [
+        "",
+        "| batch size | " + " | ".join(bench["batch_sizes"]) + " |",
+        "|---" * (len(bench["batch_sizes"]) + 1) + "|",
+        f"| train images/s ({MODELS[0]}, ours) | " + " | ".join(f"{v:,}" for v in bench["batch_sizes"].values()) + " |",
+        "",
+        "| training images | " + " | ".join(f"{int(n):,}" for n in bench["epoch_seconds"]) + " |",
+        "|---" * (len(bench["epoch_seconds"]) + 1) + "|",
+        f"| seconds per epoch ({MODELS[0]}, ours, with the 10k evaluation) | "
+        + " | ".join(f"{v:.1f}" for v in bench["epoch_seconds"].values())
+        + " |",
+    ]
     return "\n".join(lines)
 
 

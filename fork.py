@@ -7,6 +7,7 @@ The slug lives in one place, pyproject.toml's [tool.tiny-mnist] repository; this
 there and replaces the old one in README.md and in both notebooks (their sources only: no output
 depends on a link, so the executed notebooks stay executed).
 """
+
 from __future__ import annotations
 
 import re

@@ -1,9 +1,10 @@
 """Build S6.ipynb and S7.ipynb from model.py (their cells, not their outputs).
 
-    python make_notebooks.py            # new, unexecuted notebooks: then `python run_notebooks.py --out .`
-    python make_notebooks.py --update   # rewrite the cells whose outputs cannot change (markdown, and code
-                                        # cells without outputs such as the Colab set-up) of executed notebooks
+python make_notebooks.py            # new, unexecuted notebooks: then `python run_notebooks.py --out .`
+python make_notebooks.py --update   # rewrite the cells whose outputs cannot change (markdown, and code
+                                    # cells without outputs such as the Colab set-up) of executed notebooks
 """
+
 import sys
 
 import nbformat
@@ -14,53 +15,59 @@ import utils
 
 NOTEBOOKS = ("S6", "S7")
 
-PARAMS = '''# Parameters: papermill overrides these (run_notebooks.py; the tests run a seconds-long smoke version).
+PARAMS = """# Parameters: papermill overrides these (run_notebooks.py; the tests run a seconds-long smoke version).
 SMOKE = False  # True: 1 epoch on 2,048 training images, evaluated on 1,000 test images
 RESULTS_DIR = "runs"  # your runs; the committed reference runs are in results/
 DATA_DIR = "data"
-PROGRESS = True  # a live progress bar per epoch'''
+PROGRESS = True  # a live progress bar per epoch"""
 
 
 def colab_badge(notebook: str) -> str:
-    return ("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-            f"(https://colab.research.google.com/github/{utils.repository_slug()}/blob/main/{notebook})")
+    return (
+        "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+        f"(https://colab.research.google.com/github/{utils.repository_slug()}/blob/main/{notebook})"
+    )
 
 
 def setup_cell() -> str:
-    return f'''# In Colab: fetch the repository and install what Colab lacks. Elsewhere this does nothing.
+    return f"""# In Colab: fetch the repository and install what Colab lacks. Elsewhere this does nothing.
 import os, sys
 if "google.colab" in sys.modules and not os.path.exists("model.py"):
     !git clone -q --depth 1 https://github.com/{utils.repository_slug()}.git repo
     %cd repo
-    %pip install -q torchsummary safetensors'''
+    %pip install -q torchsummary safetensors"""
 
 
-IMPORTS = '''import model
+IMPORTS = """import model
 import utils
 
 RUN = dict(epochs=1, train_limit=2048, eval_limit=1000) if SMOKE else {}
 data = utils.load_mnist(DATA_DIR)
 print(f"MNIST verified: {len(data.train_labels):,} training and {len(data.test_labels):,} test images, "
       f"training on {utils.default_device()}")
-results = {}'''
+results = {}"""
 
 
 def step_md(name: str) -> str:
     cls = model._REGISTRY[name]
     rest = " ".join(" ".join(p.split()) for p in (cls.__doc__ or "").strip().split("\n\n")[1:])
     analysis = " ".join(getattr(cls, "analysis", "").split()) or "_See the README._"
-    return (f"## {name}\n\n**Target.** {model.get_target(name)} {rest}\n\n"
-            "**Results.** Printed below by the run: the summary, the receptive field, the per-epoch log "
-            "and the curves.\n\n"
-            f"**Analysis** (of the reference run, `results/{name}-seed1.json`). {analysis}")
+    return (
+        f"## {name}\n\n**Target.** {model.get_target(name)} {rest}\n\n"
+        "**Results.** Printed below by the run: the summary, the receptive field, the per-epoch log "
+        "and the curves.\n\n"
+        f"**Analysis** (of the reference run, `results/{name}-seed1.json`). {analysis}"
+    )
 
 
 def step_code(name: str) -> str:
-    return (f'results["{name}"] = utils.run_step("{name}", results_dir=RESULTS_DIR, data_dir=DATA_DIR, '
-            'progress=PROGRESS, **RUN)')
+    return (
+        f'results["{name}"] = utils.run_step("{name}", results_dir=RESULTS_DIR, data_dir=DATA_DIR, '
+        "progress=PROGRESS, **RUN)"
+    )
 
 
-FINAL = '''final = "{final}"
+FINAL = """final = "{final}"
 print(f"Final model: {{final}}")
 reference = utils.load_results(utils.DEFAULT_RESULTS_DIR, final)
 print(f"Reference runs of {{final}} in results/, every seed on record:")
@@ -73,7 +80,7 @@ utils.show(utils.plot_class_activation_maps(net, data.test_images, data.test_lab
                                             f"{{final}}: class activation maps of test digits"))
 utils.show(utils.plot_per_class(best))
 utils.show(utils.plot_confusion(best))
-utils.show(utils.plot_lr([best]))'''
+utils.show(utils.plot_lr([best]))"""
 
 S7_TITLE = """# Session 7: 99.4% on MNIST with fewer than 8,000 parameters, step by step
 
@@ -105,21 +112,35 @@ def build(which: str) -> nbformat.NotebookNode:
         names = [model.S6_FINAL]
         title = S6_TITLE.format(badge=colab_badge("S6.ipynb"))
         finals = [model.S6_FINAL]
-    cells = [new_markdown_cell(title), new_code_cell(PARAMS, metadata={"tags": ["parameters"]}),
-             new_code_cell(setup_cell()), new_code_cell(IMPORTS)]
+    cells = [
+        new_markdown_cell(title),
+        new_code_cell(PARAMS, metadata={"tags": ["parameters"]}),
+        new_code_cell(setup_cell()),
+        new_code_cell(IMPORTS),
+    ]
     for n in names:
         cells += [new_markdown_cell(step_md(n)), new_code_cell(step_code(n))]
     if which == "S7":
-        cells += [new_markdown_cell("## From the first model to the smallest\n\n"
-                                    "Parameters against the test accuracy of the last 3 epochs "
-                                    "(this notebook's runs)."),
-                  new_code_cell('utils.show(utils.plot_params_vs_accuracy({n: [r] for n, r in results.items()}, '
-                                '"Session 7 models: parameters against last-3-epoch accuracy"))')]
+        cells += [
+            new_markdown_cell(
+                "## From the first model to the smallest\n\n"
+                "Parameters against the test accuracy of the last 3 epochs "
+                "(this notebook's runs)."
+            ),
+            new_code_cell(
+                "utils.show(utils.plot_params_vs_accuracy({n: [r] for n, r in results.items()}, "
+                '"Session 7 models: parameters against last-3-epoch accuracy"))'
+            ),
+        ]
     for f in finals:
-        cells += [new_markdown_cell(f"## {f}: every seed, misclassified images, per-class accuracy\n\n"
-                                    "The table reads every reference run of this model in `results/`; the "
-                                    "figures show this notebook's own run."),
-                  new_code_cell(FINAL.format(final=f))]
+        cells += [
+            new_markdown_cell(
+                f"## {f}: every seed, misclassified images, per-class accuracy\n\n"
+                "The table reads every reference run of this model in `results/`; the "
+                "figures show this notebook's own run."
+            ),
+            new_code_cell(FINAL.format(final=f)),
+        ]
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}

@@ -8,6 +8,7 @@ Session 7 is told as a sequence ``Model_1`` ... ``Model_8``: each step changes o
 thing (architecture or recipe) and its docstring states the Target. The Results and
 Analysis of each step are generated from ``results/`` into the README.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -60,8 +61,10 @@ def count_parameters(model: nn.Module) -> int:
 
 # ---------------------------------------------------------------------------- blocks
 
-def conv_block(cin: int, cout: int, kernel: int = 3, padding: int = 1, *,
-               bn: bool = True, dropout: float = 0.0, relu: bool = True) -> nn.Sequential:
+
+def conv_block(
+    cin: int, cout: int, kernel: int = 3, padding: int = 1, *, bn: bool = True, dropout: float = 0.0, relu: bool = True
+) -> nn.Sequential:
     """Conv -> BatchNorm -> ReLU -> Dropout2d, each part optional.
 
     The convolution has no bias when BatchNorm follows: BN's shift makes it redundant.
@@ -84,8 +87,10 @@ def separable_block(cin: int, cout: int, padding: int = 0, *, bn: bool = True) -
     It costs 9*cin + cin*cout weights instead of 9*cin*cout: the search's cheaper convolution.
     No nonlinearity between the two halves, as in Xception.
     """
-    layers: list[nn.Module] = [nn.Conv2d(cin, cin, 3, padding=padding, groups=cin, bias=False),
-                               nn.Conv2d(cin, cout, 1, bias=not bn)]
+    layers: list[nn.Module] = [
+        nn.Conv2d(cin, cin, 3, padding=padding, groups=cin, bias=False),
+        nn.Conv2d(cin, cout, 1, bias=not bn),
+    ]
     if bn:
         layers.append(nn.BatchNorm2d(cout))
     layers.append(nn.ReLU())
@@ -102,7 +107,7 @@ class ConvKind:
 def parse_conv_token(token: str) -> tuple[ConvKind, int]:
     """``"ps16"`` -> (padded separable 3x3, 16 channels); raises ValueError for a malformed token."""
     prefix = token.rstrip("0123456789")
-    digits = token[len(prefix):]
+    digits = token[len(prefix) :]
     if not digits or int(digits) <= 0 or prefix not in ("", "p", "s", "ps", "t"):
         raise ValueError(f"bad layer token {token!r}: use M, D, or [p][s]<channels> / t<channels>")
     return ConvKind("p" in prefix, "s" in prefix, prefix == "t"), int(digits)
@@ -157,8 +162,7 @@ class TinyNet(nn.Module):
             if kind.separable:
                 stack.append(separable_block(cin, cout, padding=int(kind.padded), bn=self.bn))
             else:
-                stack.append(conv_block(cin, cout, 1 if kind.transition else 3,
-                                        padding=int(kind.padded), bn=self.bn))
+                stack.append(conv_block(cin, cout, 1 if kind.transition else 3, padding=int(kind.padded), bn=self.bn))
             cin = cout
         self.features = nn.Sequential(*stack)
         self.gap = nn.AdaptiveAvgPool2d(1)
@@ -171,13 +175,13 @@ class TinyNet(nn.Module):
 
 # Training recipes. Plain SGD with a constant rate is the course's starting point; the
 # later steps add augmentation and a one-cycle schedule. Keys are TrainConfig fields.
-_CONSTANT_LR = dict(optimizer="sgd", lr=0.02, momentum=0.9, schedule="constant",
-                    rotate=0.0, scale=0.0, translate=0.0)
+_CONSTANT_LR = dict(optimizer="sgd", lr=0.02, momentum=0.9, schedule="constant", rotate=0.0, scale=0.0, translate=0.0)
 _AUGMENT = dict(rotate=10.0, scale=0.1, translate=2.0)
 _ONE_CYCLE = dict(schedule="onecycle", lr=0.1, nesterov=True, weight_decay=0.0)
 
 
 # ---------------------------------------------------------------------- Session 7
+
 
 @register_model
 class Model_1(TinyNet):
@@ -315,6 +319,7 @@ class Model_8(Model_6):
 
 # ---------------------------------------------------------------------- Session 6
 
+
 @register_model
 class S6_Model(TinyNet):
     """Session 6: under 20,000 parameters with BatchNorm, Dropout and global average pooling,
@@ -341,5 +346,3 @@ S6_FINAL = "S6_Model"  # Session 6: fewer than 20,000 parameters
 def s7_models() -> list[str]:
     """The Session 7 steps, in order."""
     return list_models("Model_")
-
-

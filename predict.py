@@ -7,6 +7,7 @@ Each image is prepared the way MNIST's digits were made: grayscale, inverted whe
 is light (ink on paper), cropped to the ink, scaled to fit 20x20 keeping its aspect ratio, centred
 by its centre of mass in 28x28, then normalized as in training. Prints the top 3 classes per image.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,7 +52,7 @@ def mnist_style(gray: np.ndarray, name: str = "image") -> np.ndarray:
     rows, cols = np.nonzero(ink > 0.2)
     if len(rows) == 0:
         raise ImageError(f"{name}: no ink found (the image is blank or uniform)")
-    crop = ink[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
+    crop = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
     return centre_by_mass(fit_20x20(crop))
 
 
@@ -72,11 +73,10 @@ def centre_by_mass(digit: np.ndarray) -> np.ndarray:
     total = digit.sum()
     cy = (digit.sum(1) * np.arange(h)).sum() / total
     cx = (digit.sum(0) * np.arange(w)).sum() / total
-    top = int(round(13.5 - cy))
-    left = int(round(13.5 - cx))
-    top, left = min(max(top, 0), 28 - h), min(max(left, 0), 28 - w)
+    top, left = round(13.5 - cy), round(13.5 - cx)
+    top, left = min(max(int(top), 0), 28 - h), min(max(int(left), 0), 28 - w)
     out = np.zeros((28, 28), dtype=np.float32)
-    out[top: top + h, left: left + w] = digit
+    out[top : top + h, left : left + w] = digit
     return out
 
 
@@ -122,8 +122,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("images", nargs="+", type=Path, help="image files (PNG, JPEG, ...)")
     p.add_argument("--model", default=model_lib.S7_FINAL, help=f"registered model (default: {model_lib.S7_FINAL})")
     p.add_argument("--seed", type=int, default=1, help="which reference run's weights (default: 1)")
-    p.add_argument("--show", nargs="?", const="", default=None, metavar="PNG",
-                   help="write the prepared 28x28 images beside the originals to PNG (no value: show on screen)")
+    p.add_argument(
+        "--show",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="PNG",
+        help="write the prepared 28x28 images beside the originals to PNG (no value: show on screen)",
+    )
     args = p.parse_args(argv)
     try:
         net = utils.load_trained(args.model, args.seed)

@@ -6,6 +6,7 @@
 Only the parts of README.md between <!-- generated:NAME --> and <!-- /generated:NAME --> are
 written; everything else in it is left as it is.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,26 +51,30 @@ class Report:
         steps = [n for n in model_lib.s7_models() if n in self.runs]
         if steps:
             figs["s7_steps_curves.png"] = lambda: utils.plot_curves(
-                [self.seed1(n) for n in steps], "Session 7 steps (seed 1): loss and accuracy per epoch")
+                [self.seed1(n) for n in steps], "Session 7 steps (seed 1): loss and accuracy per epoch"
+            )
             figs["s7_params_vs_accuracy.png"] = lambda: utils.plot_params_vs_accuracy(
-                {n: self.runs[n] for n in steps}, "Session 7: parameters against test accuracy\n"
-                                                  "(last 3 epochs, mean and std over seeds)")
+                {n: self.runs[n] for n in steps},
+                "Session 7: parameters against test accuracy\n(last 3 epochs, mean and std over seeds)",
+            )
         for name in (S7_FINAL, S7_SMALLEST, S6_FINAL):
             if name not in self.runs:
                 continue
             runs = self.runs[name]
-            figs[f"{name}_curves.png"] = lambda runs=runs, name=name: utils.plot_curves(
-                runs, f"{name}: every seed")
+            figs[f"{name}_curves.png"] = lambda runs=runs, name=name: utils.plot_curves(runs, f"{name}: every seed")
             figs[f"{name}_lr.png"] = lambda runs=runs: utils.plot_lr(runs[:1])
             figs[f"{name}_misclassified.png"] = lambda runs=runs: utils.plot_misclassified(
-                runs[0], utils.load_mnist(log=lambda s: None).test_images)
+                runs[0], utils.load_mnist(log=lambda s: None).test_images
+            )
             figs[f"{name}_per_class.png"] = lambda runs=runs: utils.plot_per_class(runs[0])
             figs[f"{name}_confusion.png"] = lambda runs=runs: utils.plot_confusion(runs[0])
             if self.has_weights(name):
                 figs[f"{name}_cam.png"] = lambda name=name: utils.plot_class_activation_maps(
-                    utils.load_trained(name, 1, self.results_dir), *self.test_set(),
+                    utils.load_trained(name, 1, self.results_dir),
+                    *self.test_set(),
                     f"{name} (seed 1): class activation maps of test digits; misclassified ones with the map "
-                    "of the predicted and of the true class")
+                    "of the predicted and of the true class",
+                )
         if self.has_weights(S7_FINAL):
             figs["example_digit.png"] = example_png
             figs["example_digit_seen.png"] = example_figure
@@ -111,12 +116,17 @@ class Report:
     # ------------------------------------------------------------------- blocks
     def block_targets(self) -> str:
         rows = []
-        spec = [("Session 6 (course)", S6_FINAL, "fewer than 20,000", 20, 99.4),
-                ("Session 6 (ours)", S6_FINAL, "fewer than 20,000", 15, 99.5),
-                ("Session 7 (course)", S7_FINAL, "fewer than 8,000", 15, 99.4),
-                ("Session 7 (ours)", S7_SMALLEST, "at most 3,500", 15, 99.4)]
-        holding = [n for n in model_lib.s7_models() if len(self.runs.get(n, [])) >= 3
-                   and all(utils.meets_bar(r, 99.4) for r in self.runs[n])]
+        spec = [
+            ("Session 6 (course)", S6_FINAL, "fewer than 20,000", 20, 99.4),
+            ("Session 6 (ours)", S6_FINAL, "fewer than 20,000", 15, 99.5),
+            ("Session 7 (course)", S7_FINAL, "fewer than 8,000", 15, 99.4),
+            ("Session 7 (ours)", S7_SMALLEST, "at most 3,500", 15, 99.4),
+        ]
+        holding = [
+            n
+            for n in model_lib.s7_models()
+            if len(self.runs.get(n, [])) >= 3 and all(utils.meets_bar(r, 99.4) for r in self.runs[n])
+        ]
         if holding:
             smallest = min(holding, key=lambda n: self.runs[n][0].params)
             spec.append(("Session 7, smallest model that holds the bar on 3 seeds", smallest, "fewest", 15, 99.4))
@@ -124,13 +134,20 @@ class Report:
             if name not in self.runs:
                 continue
             runs = self.runs[name]
-            mean, std, low = utils.last_epochs_stats(runs)
+            mean, _, low = utils.last_epochs_stats(runs)
             held = sum(utils.meets_bar(r, bar, 3, max_epochs) for r in runs)
-            rows.append({"target": label, "parameters": budget, "epochs": f"at most {max_epochs}",
-                         "each of the last 3 epochs": f">= {bar:.2f}%", "model": f"`{name}`",
-                         "its parameters": f"{runs[0].params:,}",
-                         "its last 3 epochs, all seeds": f"mean {mean:.2f}%, min {low:.2f}%",
-                         "seeds that meet the target": f"{held} of {len(runs)}"})
+            rows.append(
+                {
+                    "target": label,
+                    "parameters": budget,
+                    "epochs": f"at most {max_epochs}",
+                    "each of the last 3 epochs": f">= {bar:.2f}%",
+                    "model": f"`{name}`",
+                    "its parameters": f"{runs[0].params:,}",
+                    "its last 3 epochs, all seeds": f"mean {mean:.2f}%, min {low:.2f}%",
+                    "seeds that meet the target": f"{held} of {len(runs)}",
+                }
+            )
         return utils.markdown_table(rows)
 
     def block_frontier(self) -> str:
@@ -139,22 +156,37 @@ class Report:
         for name in sorted((n for n in model_lib.s7_models() if n in self.runs), key=lambda n: self.runs[n][0].params):
             runs = self.runs[name]
             mean, std, low = utils.last_epochs_stats(runs)
-            rows.append({"model": f"`{name}`", "parameters": f"{runs[0].params:,}", "seeds": len(runs),
-                         "last 3 epochs: mean": f"{mean:.2f}%", "std": f"{std:.3f}", "min": f"{low:.2f}%",
-                         "seeds with each of the last 3 >= 99.40%": f"{sum(utils.meets_bar(r, 99.4) for r in runs)} of {len(runs)}"})
-        return utils.markdown_table(rows) + "\n\n" + self.image("s7_params_vs_accuracy.png", "Parameters against accuracy")
+            held = sum(utils.meets_bar(r, 99.4) for r in runs)
+            rows.append(
+                {
+                    "model": f"`{name}`",
+                    "parameters": f"{runs[0].params:,}",
+                    "seeds": len(runs),
+                    "last 3 epochs: mean": f"{mean:.2f}%",
+                    "std": f"{std:.3f}",
+                    "min": f"{low:.2f}%",
+                    "seeds with each of the last 3 >= 99.40%": f"{held} of {len(runs)}",
+                }
+            )
+        plot = self.image("s7_params_vs_accuracy.png", "Parameters against accuracy")
+        return utils.markdown_table(rows) + "\n\n" + plot
 
     def step_results(self, name: str) -> str:
         r = self.seed1(name)
         accs = r.accuracies()
         best = max(range(len(accs)), key=accs.__getitem__)
-        return utils.markdown_table([{
-            "parameters": f"{r.params:,}", "epochs": len(accs),
-            "best test accuracy": f"{accs[best]:.2f}% (epoch {best + 1})",
-            "last 3 epochs": ", ".join(f"{a:.2f}%" for a in r.last(3)),
-            "final train accuracy": f"{r.history[-1].train_acc:.2f}%",
-            "train - test, final epoch": f"{r.history[-1].train_acc - accs[-1]:+.2f}",
-        }])
+        return utils.markdown_table(
+            [
+                {
+                    "parameters": f"{r.params:,}",
+                    "epochs": len(accs),
+                    "best test accuracy": f"{accs[best]:.2f}% (epoch {best + 1})",
+                    "last 3 epochs": ", ".join(f"{a:.2f}%" for a in r.last(3)),
+                    "final train accuracy": f"{r.history[-1].train_acc:.2f}%",
+                    "train - test, final epoch": f"{r.history[-1].train_acc - accs[-1]:+.2f}",
+                }
+            ]
+        )
 
     def block_s7_steps(self) -> str:
         parts = []
@@ -163,9 +195,11 @@ class Report:
                 continue
             cls = model_lib._REGISTRY[name]
             doc = " ".join(" ".join(p.split()) for p in (cls.__doc__ or "").strip().split("\n\n")[1:])
-            parts.append(f"### {name}\n\n**Target.** {model_lib.get_target(name)} {doc}\n\n"
-                         f"**Results** (seed 1, `results/{name}-seed1.json`):\n\n{self.step_results(name)}\n\n"
-                         f"**Analysis.** {' '.join(getattr(cls, 'analysis', '').split())}\n")
+            parts.append(
+                f"### {name}\n\n**Target.** {model_lib.get_target(name)} {doc}\n\n"
+                f"**Results** (seed 1, `results/{name}-seed1.json`):\n\n{self.step_results(name)}\n\n"
+                f"**Analysis.** {' '.join(getattr(cls, 'analysis', '').split())}\n"
+            )
         parts.append(self.image("s7_steps_curves.png", "Session 7 steps: curves"))
         return "\n".join(parts)
 
@@ -179,27 +213,41 @@ class Report:
             log.append(utils.epoch_line(h))
             correct = round(h.eval_acc * n_eval / 100)
             log.append(utils.course_line("Test", utils.Evaluation(h.eval_loss, correct, n_eval, None)))
-        per_class = utils.markdown_table([{"digit": d, "accuracy (%)": f"{a:.2f}"}
-                                          for d, a in enumerate(r.per_class_accuracy)])
+        per_class = utils.markdown_table(
+            [{"digit": d, "accuracy (%)": f"{a:.2f}"} for d, a in enumerate(r.per_class_accuracy)]
+        )
         env = r.environment
-        return "\n".join([
-            f"Every seed (`python train.py --model {name} --seeds 1 2 3`):\n",
-            utils.seeds_table(runs), "",
-            f"Trained on {env.get('device')}, torch {env.get('torch')}, {env.get('threads')} threads.\n",
-            "<details><summary>torchsummary</summary>\n", "```", utils.model_summary(net).strip(), "```",
-            "</details>\n",
-            "Receptive field, computed from the layers by `utils.receptive_field_table`:\n",
-            utils.receptive_field_markdown(net), "",
-            "<details><summary>Training log, seed 1</summary>\n", "```", *log, "```", "</details>\n",
-            self.image(f"{name}_curves.png", f"{name} curves"),
-            self.image(f"{name}_lr.png", f"{name} learning rate"),
-            self.image(f"{name}_misclassified.png", f"{name} misclassified"),
-            self.image(f"{name}_per_class.png", f"{name} per-class accuracy"),
-            self.image(f"{name}_confusion.png", f"{name} confusion matrix"),
-            *([self.image(f"{name}_cam.png", f"{name} class activation maps")] if self.has_weights(name) else []),
-            "",
-            "<details><summary>Per-class test accuracy, seed 1</summary>\n", per_class, "</details>",
-        ])
+        return "\n".join(
+            [
+                f"Every seed (`python train.py --model {name} --seeds 1 2 3`):\n",
+                utils.seeds_table(runs),
+                "",
+                f"Trained on {env.get('device')}, torch {env.get('torch')}, {env.get('threads')} threads.\n",
+                "<details><summary>torchsummary</summary>\n",
+                "```",
+                utils.model_summary(net).strip(),
+                "```",
+                "</details>\n",
+                "Receptive field, computed from the layers by `utils.receptive_field_table`:\n",
+                utils.receptive_field_markdown(net),
+                "",
+                "<details><summary>Training log, seed 1</summary>\n",
+                "```",
+                *log,
+                "```",
+                "</details>\n",
+                self.image(f"{name}_curves.png", f"{name} curves"),
+                self.image(f"{name}_lr.png", f"{name} learning rate"),
+                self.image(f"{name}_misclassified.png", f"{name} misclassified"),
+                self.image(f"{name}_per_class.png", f"{name} per-class accuracy"),
+                self.image(f"{name}_confusion.png", f"{name} confusion matrix"),
+                *([self.image(f"{name}_cam.png", f"{name} class activation maps")] if self.has_weights(name) else []),
+                "",
+                "<details><summary>Per-class test accuracy, seed 1</summary>\n",
+                per_class,
+                "</details>",
+            ]
+        )
 
     def block_selection(self) -> str:
         """Every validation run on record: the search's trials, pruned ones included, and earlier choices."""
@@ -209,17 +257,27 @@ class Report:
         for r in sorted(self.selection, key=search_order):
             c = r.config
             base = utils.TrainConfig.for_model(c["model"])
-            changed = [f"{k.replace('_', ' ')} {v:g}" if isinstance(v, float) else f"{k.replace('_', ' ')} {v}"
-                       for k, v in c.items() if k not in BOOKKEEPING and k in base.__dataclass_fields__
-                       and v != getattr(base, k) and k != "teacher"]
+            changed = [
+                f"{k.replace('_', ' ')} {v:g}" if isinstance(v, float) else f"{k.replace('_', ' ')} {v}"
+                for k, v in c.items()
+                if k not in BOOKKEEPING and k in base.__dataclass_fields__ and v != getattr(base, k) and k != "teacher"
+            ]
             epochs = f"{len(r.history)} of {c['epochs']}" + (" (pruned)" if len(r.history) < c["epochs"] else "")
             last = r.last(3)
-            rows.append({"run": r.name, "layers": c.get("layers") or f"`{c['model']}`",
-                         "parameters": f"{r.params:,}", "seed": c["seed"], "epochs": epochs,
-                         f"recipe (changes from {c['model']}'s)": ", ".join(changed) or "-",
-                         "validation, last 3 epochs (%)": ", ".join(f"{a:.2f}" for a in last),
-                         "mean": f"{sum(last) / len(last):.2f}", "min": f"{min(last):.2f}",
-                         "seconds": f"{r.wall_time_s:.0f}"})
+            rows.append(
+                {
+                    "run": r.name,
+                    "layers": c.get("layers") or f"`{c['model']}`",
+                    "parameters": f"{r.params:,}",
+                    "seed": c["seed"],
+                    "epochs": epochs,
+                    f"recipe (changes from {c['model']}'s)": ", ".join(changed) or "-",
+                    "validation, last 3 epochs (%)": ", ".join(f"{a:.2f}" for a in last),
+                    "mean": f"{sum(last) / len(last):.2f}",
+                    "min": f"{min(last):.2f}",
+                    "seconds": f"{r.wall_time_s:.0f}",
+                }
+            )
         return utils.markdown_table(rows)
 
     def block_predict(self) -> str:
@@ -230,22 +288,39 @@ class Report:
         digit = predict.mnist_style(example_digit(), EXAMPLE)
         net = utils.load_trained(S7_FINAL, 1, self.results_dir)
         ranked = ", ".join(f"{c} ({100 * p:.1f}%)" for c, p in predict.top3(net, predict.to_input(digit)))
-        return "\n".join([
-            f"On [a digit drawn by `report.py`]({EXAMPLE}), with `{S7_FINAL}` (seed 1):", "",
-            "```bash", f".venv/bin/python predict.py {EXAMPLE} --show seen.png", "```", "",
-            f"{self.image('example_digit_seen.png', 'The example digit and what the network sees')}", "",
-            "```", f"{EXAMPLE}: {ranked}", "```"])
+        return "\n".join(
+            [
+                f"On [a digit drawn by `report.py`]({EXAMPLE}), with `{S7_FINAL}` (seed 1):",
+                "",
+                "```bash",
+                f".venv/bin/python predict.py {EXAMPLE} --show seen.png",
+                "```",
+                "",
+                f"{self.image('example_digit_seen.png', 'The example digit and what the network sees')}",
+                "",
+                "```",
+                f"{EXAMPLE}: {ranked}",
+                "```",
+            ]
+        )
 
     def block_benchmark(self) -> str:
         path = self.results_dir / "benchmark.json"
         if not path.exists():
             return "_Run `python benchmark.py` to measure._"
         import benchmark
+
         return benchmark.markdown(json.loads(path.read_text()))
 
     def blocks(self) -> dict[str, str]:
-        out = {"targets": self.block_targets, "s7-steps": self.block_s7_steps, "s7-frontier": self.block_frontier,
-               "selection": self.block_selection, "benchmark": self.block_benchmark, "predict": self.block_predict}
+        out = {
+            "targets": self.block_targets,
+            "s7-steps": self.block_s7_steps,
+            "s7-frontier": self.block_frontier,
+            "selection": self.block_selection,
+            "benchmark": self.block_benchmark,
+            "predict": self.block_predict,
+        }
         for name, key in ((S7_FINAL, "s7-final"), (S7_SMALLEST, "s7-smallest"), (S6_FINAL, "s6-final")):
             if name in self.runs:
                 out[key] = lambda name=name: self.block_final(name)
@@ -266,11 +341,15 @@ def fingerprint(fig) -> str:
 
     parts = [fig._suptitle.get_text() if fig._suptitle else ""]
     for ax in fig.axes:
-        parts += [ax.get_title(), ax.get_xlabel(), ax.get_ylabel(), [t.get_text() for t in ax.texts],
-                  [(line.get_label(), arr(line.get_xdata()), arr(line.get_ydata())) for line in ax.get_lines()],
-                  [arr(im.get_array()) for im in ax.get_images()],
-                  [arr([p.get_x(), p.get_y(), p.get_width(), p.get_height()]) for p in ax.patches
-                   if hasattr(p, "get_width")]]
+        parts += [
+            ax.get_title(),
+            ax.get_xlabel(),
+            ax.get_ylabel(),
+            [t.get_text() for t in ax.texts],
+            [(line.get_label(), arr(line.get_xdata()), arr(line.get_ydata())) for line in ax.get_lines()],
+            [arr(im.get_array()) for im in ax.get_images()],
+            [arr([p.get_x(), p.get_y(), p.get_width(), p.get_height()]) for p in ax.patches if hasattr(p, "get_width")],
+        ]
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
 
@@ -330,6 +409,7 @@ def render_readme(text: str, blocks: dict[str, str]) -> str:
         if body is None:
             return m.group(0)
         return m.group(1) + body.rstrip() + "\n" + m.group(4)
+
     return BLOCK.sub(replace, text)
 
 
@@ -345,12 +425,16 @@ def check(report: Report, readme: Path = README, figures: Path | None = None) ->
     with tempfile.TemporaryDirectory() as tmp:
         fresh = report.write_figures(Path(tmp))
         import matplotlib
+
         # Pixels are compared only with the matplotlib that drew the committed figures; what they show, always.
         same_drawing = recorded.get("matplotlib") == matplotlib.__version__
         for name, value in fresh.items():
             committed = figures / name
-            if not committed.exists() or recorded.get("figures", {}).get(name) != value or (
-                    same_drawing and committed.read_bytes() != (Path(tmp) / name).read_bytes()):
+            if (
+                not committed.exists()
+                or recorded.get("figures", {}).get(name) != value
+                or (same_drawing and committed.read_bytes() != (Path(tmp) / name).read_bytes())
+            ):
                 problems.append(f"{link}/{name} differs from what results/ gives")
             if f"]({link}/{name})" not in text:
                 problems.append(f"README.md does not link {name}")

@@ -9,6 +9,7 @@ what the runs printed), then tests/check_notebook.py checks its final model agai
 below and writes one shields.io badge file per requirement. The exit status is 1 when a notebook
 fails to execute or a requirement fails; the badges are written either way.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,10 @@ sys.path.insert(0, str(REPO / "tests"))
 import check_notebook  # noqa: E402
 
 # notebook -> the course's bars: (fewer parameters than, at most epochs, each of the last N epochs >= min accuracy)
-BARS = {"S6.ipynb": dict(max_params=20000, max_epochs=20, min_acc=99.4, last=3),
-        "S7.ipynb": dict(max_params=8000, max_epochs=15, min_acc=99.4, last=3)}
+BARS = {
+    "S6.ipynb": dict(max_params=20000, max_epochs=20, min_acc=99.4, last=3),
+    "S7.ipynb": dict(max_params=8000, max_epochs=15, min_acc=99.4, last=3),
+}
 # Smoke runs train 1 epoch on a subset: the accuracy bar is dropped, every structural check is kept.
 SMOKE_BARS = dict(min_acc=0.0, last=1)
 
@@ -32,8 +35,15 @@ def execute(notebook: str, out: Path, smoke: bool, timeout: int) -> None:
     import papermill
 
     params = {"RESULTS_DIR": str(out.resolve() / "results"), "PROGRESS": False, "SMOKE": smoke}
-    papermill.execute_notebook(str(REPO / notebook), str(out / notebook), parameters=params, cwd=str(REPO),
-                               execution_timeout=timeout, progress_bar=False, log_output=False)
+    papermill.execute_notebook(
+        str(REPO / notebook),
+        str(out / notebook),
+        parameters=params,
+        cwd=str(REPO),
+        execution_timeout=timeout,
+        progress_bar=False,
+        log_output=False,
+    )
 
 
 def check(notebook: Path, badges: Path | None, smoke: bool) -> bool:

@@ -12,6 +12,7 @@ live in an SQLite file, so an interrupted stage resumes where it stopped.
     python search.py seeds --runs full-sep5x16 recipe-t03 --seeds 2 3   # stage 4: more seeds, full length
     python search.py teacher                       # S6_Model on the same 50k images: distillation's teacher
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,23 +36,23 @@ PROBE_EPOCHS, FULL_EPOCHS = 5, 15
 # name -> layer stack (model.TinyNet tokens). One-pool stacks like Model_7's; two pools; padded;
 # where the 1x1 transition sits; depthwise-separable convolutions in some or all layers.
 CANDIDATES: dict[str, str] = {
-    "m7": "6 12 M D t6 10 10 11",                       # Model_7 itself: the calibration point
-    "m7-t-before-pool": "6 12 t6 M D 10 10 11",          # the transition before the pool
-    "deep-narrow": "4 8 M D t6 8 8 8 10",                # one more, narrower layer after the pool
-    "three-before-pool": "4 6 8 M D t6 10 10 12",        # three convolutions at full resolution
-    "no-transition": "6 10 M D 10 10 10",                # no 1x1 transition at all
-    "two-pools": "6 8 M D t6 p8 p8 M p10 p10",           # a second pool; padded after the first
-    "two-pools-padded": "p4 p6 M D p8 p10 M p10 p10",    # every convolution padded
+    "m7": "6 12 M D t6 10 10 11",  # Model_7 itself: the calibration point
+    "m7-t-before-pool": "6 12 t6 M D 10 10 11",  # the transition before the pool
+    "deep-narrow": "4 8 M D t6 8 8 8 10",  # one more, narrower layer after the pool
+    "three-before-pool": "4 6 8 M D t6 10 10 12",  # three convolutions at full resolution
+    "no-transition": "6 10 M D 10 10 10",  # no 1x1 transition at all
+    "two-pools": "6 8 M D t6 p8 p8 M p10 p10",  # a second pool; padded after the first
+    "two-pools-padded": "p4 p6 M D p8 p10 M p10 p10",  # every convolution padded
     "two-pools-padded-t": "p6 p8 M D t6 p8 p8 M p10 p10",
-    "one-before-pool": "8 M D p8 p8 M p10 p10",          # a single convolution at full resolution
-    "sep4x16": "8 12 M D t8 s16 s16 s16 s16",            # separable after the pool
-    "sep5x16": "8 12 M D t8 s16 s16 s16 s16 s16",        # ... one more, receptive field 26
-    "sep5x16-no-t": "8 12 M D s16 s16 s16 s16 s16",      # ... without the transition
-    "sep-all": "8 s12 M D t8 s16 s16 s16 s16 s16",       # separable before the pool too
+    "one-before-pool": "8 M D p8 p8 M p10 p10",  # a single convolution at full resolution
+    "sep4x16": "8 12 M D t8 s16 s16 s16 s16",  # separable after the pool
+    "sep5x16": "8 12 M D t8 s16 s16 s16 s16 s16",  # ... one more, receptive field 26
+    "sep5x16-no-t": "8 12 M D s16 s16 s16 s16 s16",  # ... without the transition
+    "sep-all": "8 s12 M D t8 s16 s16 s16 s16 s16",  # separable before the pool too
     "sep-all-wide": "8 s16 M D t8 s20 s20 s20 s20",
-    "sep3x20": "8 12 M D t8 s20 s20 s20",                # fewer, wider separable layers
+    "sep3x20": "8 12 M D t8 s20 s20 s20",  # fewer, wider separable layers
     "sep3x24": "8 12 M D t8 s24 s24 s24",
-    "mixed-1full": "6 12 M D t6 10 s16 s16 s16 s16",      # one full convolution after the pool, then separable
+    "mixed-1full": "6 12 M D t6 10 s16 s16 s16 s16",  # one full convolution after the pool, then separable
     "mixed-2full": "6 12 M D t6 10 10 s16 s16",
     "sep5x12-small": "6 10 M D t6 s12 s12 s12 s12 s12",  # the smallest: about 2,100 parameters
     "sep-three-before-pool": "6 10 12 M D t6 s16 s16 s16 s16",
@@ -73,8 +74,9 @@ def config(name: str, layers: str, stage: str, epochs: int, seed: int = 1, **rec
     if DRY_RUN:
         recipe.update(train_limit=1024, eval_limit=500)
         epochs = min(epochs, 2)
-    return utils.TrainConfig.for_model(RECIPE_OF, layers=layers, eval_split="val", epochs=epochs,
-                                       seed=seed, tag=f"{stage}-{name}", **recipe)
+    return utils.TrainConfig.for_model(
+        RECIPE_OF, layers=layers, eval_split="val", epochs=epochs, seed=seed, tag=f"{stage}-{name}", **recipe
+    )
 
 
 def objective_value(result: utils.Result, epochs: int) -> float:
@@ -103,9 +105,14 @@ def study(name: str, storage: str, sampler=None, pruner=None):
     import optuna
 
     Path(utils.REPO / "build").mkdir(exist_ok=True)
-    return optuna.create_study(study_name=name, storage=storage, load_if_exists=True, direction="maximize",
-                               sampler=sampler or optuna.samplers.TPESampler(seed=0),
-                               pruner=pruner or optuna.pruners.NopPruner())
+    return optuna.create_study(
+        study_name=name,
+        storage=storage,
+        load_if_exists=True,
+        direction="maximize",
+        sampler=sampler or optuna.samplers.TPESampler(seed=0),
+        pruner=pruner or optuna.pruners.NopPruner(),
+    )
 
 
 def fail_orphans(st) -> None:
@@ -173,8 +180,11 @@ def optimize(args, study_name: str, make_objective, n_trials: int, **options) ->
     ctx = multiprocessing.get_context("spawn")
     lock = ctx.Lock()
     shares = [n_trials // args.workers + (i < n_trials % args.workers) for i in range(args.workers)]
-    procs = [ctx.Process(target=_worker, args=(args.storage, study_name, make_objective, options, n, lock))
-             for n in shares if n]
+    procs = [
+        ctx.Process(target=_worker, args=(args.storage, study_name, make_objective, options, n, lock))
+        for n in shares
+        if n
+    ]
     for p in procs:
         p.start()
     for p in procs:
@@ -196,6 +206,7 @@ def probe_objective():
     def objective(trial):
         name = trial.suggest_categorical("candidate", list(CANDIDATES))
         return run_trial(trial, config(name, CANDIDATES[name], "probe", PROBE_EPOCHS), prune=False)
+
     return objective
 
 
@@ -213,8 +224,9 @@ def stage_full(args) -> None:
     import optuna
 
     names = args.candidates or ranked("probe", args.storage)[: args.top]
-    options = dict(pruner=optuna.pruners.SuccessiveHalvingPruner(min_resource=5, reduction_factor=2,
-                                                                   min_early_stopping_rate=0))
+    options = dict(
+        pruner=optuna.pruners.SuccessiveHalvingPruner(min_resource=5, reduction_factor=2, min_early_stopping_rate=0)
+    )
     st = study("full", args.storage, **options)
     fail_orphans(st)
     for name in pending(st, "candidate", names):
@@ -226,14 +238,32 @@ def full_objective():
     def objective(trial):
         name = trial.suggest_categorical("candidate", list(CANDIDATES))
         return run_trial(trial, config(name, CANDIDATES[name], "full", FULL_EPOCHS), prune=True)
+
     return objective
 
 
-BASE_RECIPE = dict(augmentation=1.0, lr=0.1, warmup=0.25, weight_decay=0.0, batch_size=128, dropout=0.05,
-                   label_smoothing=0.0, ema=0.0, distill=0.0)
+BASE_RECIPE = dict(
+    augmentation=1.0,
+    lr=0.1,
+    warmup=0.25,
+    weight_decay=0.0,
+    batch_size=128,
+    dropout=0.05,
+    label_smoothing=0.0,
+    ema=0.0,
+    distill=0.0,
+)
 # One change at a time from the base recipe, before TPE explores combinations: what each idea buys alone.
-ONE_CHANGE = [dict(ema=0.999), dict(label_smoothing=0.1), dict(distill=0.5), dict(batch_size=64), dict(lr=0.2),
-              dict(weight_decay=1e-4), dict(augmentation=1.5), dict(dropout=0.0)]
+ONE_CHANGE = [
+    dict(ema=0.999),
+    dict(label_smoothing=0.1),
+    dict(distill=0.5),
+    dict(batch_size=64),
+    dict(lr=0.2),
+    dict(weight_decay=1e-4),
+    dict(augmentation=1.5),
+    dict(dropout=0.0),
+]
 
 
 def stage_recipe(args) -> None:
@@ -254,8 +284,10 @@ def stage_recipe(args) -> None:
 def recipe_options() -> dict:
     import optuna
 
-    return dict(sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=len(ONE_CHANGE), constant_liar=True),
-                pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=5))
+    return dict(
+        sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=len(ONE_CHANGE), constant_liar=True),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=5),
+    )
 
 
 def recipe_objective(base: str):
@@ -270,11 +302,15 @@ def recipe_objective(base: str):
             label_smoothing=trial.suggest_categorical("label_smoothing", [0.0, 0.05, 0.1]),
             ema=trial.suggest_categorical("ema", [0.0, 0.99, 0.999]),
             distill=trial.suggest_categorical("distill", [0.0, 0.5]) if TEACHER.exists() else 0.0,
-            rotate=10.0 * aug, scale=0.1 * aug, translate=2.0 * aug)
+            rotate=10.0 * aug,
+            scale=0.1 * aug,
+            translate=2.0 * aug,
+        )
         if recipe["distill"]:
             recipe["teacher"] = TEACHER.relative_to(utils.REPO).as_posix()
         cfg = config(f"{base}-t{trial.number:02d}", CANDIDATES[base], "recipe", FULL_EPOCHS, **recipe)
         return run_trial(trial, cfg, prune=True)
+
     return objective
 
 
@@ -322,8 +358,11 @@ def stage_teacher(args) -> None:
     if TEACHER.exists():
         utils.say(f"{TEACHER.name}: already on record")
         return
-    utils.train(utils.TrainConfig.for_model(model_lib.S6_FINAL, eval_split="val", tag="teacher"),
-                results_dir=VAL_DIR, progress=False)
+    utils.train(
+        utils.TrainConfig.for_model(model_lib.S6_FINAL, eval_split="val", tag="teacher"),
+        results_dir=VAL_DIR,
+        progress=False,
+    )
 
 
 def list_candidates() -> None:
@@ -343,10 +382,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--trials", type=int, default=12, help="recipe: number of trials")
     p.add_argument("--runs", nargs="+", help="seeds: run names without model and seed, e.g. full-sep5x16")
     p.add_argument("--seeds", type=int, nargs="+", default=[2, 3], help="seeds: the seeds to add")
-    p.add_argument("--dry-run", action="store_true",
-                   help="every trial on 1,024 images for at most 2 epochs, into a temporary folder: for CI")
-    p.add_argument("--workers", type=int, default=1,
-                   help="trainings at a time, one CPU thread each (default: 1, with every thread)")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="every trial on 1,024 images for at most 2 epochs, into a temporary folder: for CI",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="trainings at a time, one CPU thread each (default: 1, with every thread)",
+    )
     return p.parse_args(argv)
 
 
@@ -361,9 +407,15 @@ def main(argv: list[str] | None = None) -> int:
             argv = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--dry-run"]
             argv += ["--storage", f"sqlite:///{tmp}/search.db"] if "--storage" not in argv else []
             import subprocess
+
             return subprocess.run([sys.executable, __file__, *argv], env=env).returncode
-    stages = {"probe": stage_probe, "full": stage_full, "recipe": stage_recipe, "seeds": stage_seeds,
-              "teacher": stage_teacher}
+    stages = {
+        "probe": stage_probe,
+        "full": stage_full,
+        "recipe": stage_recipe,
+        "seeds": stage_seeds,
+        "teacher": stage_teacher,
+    }
     try:
         if args.stage is None:
             raise ValueError("name a stage (probe, full, recipe, seeds, teacher) or --list")

@@ -1,11 +1,12 @@
 """Train a registered model on MNIST and write runs/<model>-seed<k>.json and its weights.
 
-    python train.py --model Model_6 --seeds 1 2 3
-    python train.py --model Model_6 --seeds 1 2 3 --out results   # regenerate the reference runs
-    python train.py --model Model_8 --eval-split val --lr 0.1 --tag lr0.1 --out results/val
-    python train.py --list
-    python train.py --model S6_Model --dry-run      # a few batches, nothing written: for CI
+python train.py --model Model_6 --seeds 1 2 3
+python train.py --model Model_6 --seeds 1 2 3 --out results   # regenerate the reference runs
+python train.py --model Model_8 --eval-split val --lr 0.1 --tag lr0.1 --out results/val
+python train.py --list
+python train.py --model S6_Model --dry-run      # a few batches, nothing written: for CI
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,18 +30,25 @@ OVERRIDES = {
     "rotate": (float, "augmentation: maximum rotation in degrees"),
     "scale": (float, "augmentation: maximum scale change, as a fraction"),
     "translate": (float, "augmentation: maximum shift in pixels"),
-    "eval_split": (str, "test: train on all 60k images and evaluate the test set; "
-                        "val: train on 50k and evaluate 10k held out of the training images"),
+    "eval_split": (
+        str,
+        "test: train on all 60k images and evaluate the test set; "
+        "val: train on 50k and evaluate 10k held out of the training images",
+    ),
     "train_limit": (int, "train on this many images only (0: all)"),
     "eval_limit": (int, "evaluate this many images only (0: all)"),
     "tag": (str, "suffix of the results file name, for runs with other hyperparameters"),
-    "layers": (str, "train this stack instead of the model's own, e.g. \"8 12 M D t8 s16 s16 s16\" "
-                    "(tokens: see model.TinyNet)"),
+    "layers": (
+        str,
+        'train this stack instead of the model\'s own, e.g. "8 12 M D t8 s16 s16 s16" (tokens: see model.TinyNet)',
+    ),
     "dropout": (float, "with --layers: the Dropout2d rate of its D tokens"),
     "label_smoothing": (float, "label smoothing of the training loss"),
     "ema": (float, "evaluate an exponential moving average of the weights with this decay (0: off)"),
-    "teacher": (str, "distillation: the results file of a trained network (its weights lie beside it) "
-                     "trained on the same images"),
+    "teacher": (
+        str,
+        "distillation: the results file of a trained network (its weights lie beside it) trained on the same images",
+    ),
     "distill": (float, "distillation: weight of the teacher's soft targets in the loss"),
     "distill_temperature": (float, "distillation: softening temperature"),
 }
@@ -52,15 +60,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", default="Model_6", help="registered model name (see --list)")
     p.add_argument("--seeds", type=int, nargs="+", default=[1], help="one run per seed (default: 1)")
     for name, (kind, help_text) in OVERRIDES.items():
-        p.add_argument("--" + name.replace("_", "-"), type=kind, default=None,
-                       help=help_text + " (default: the model's recipe)")
+        p.add_argument(
+            "--" + name.replace("_", "-"), type=kind, default=None, help=help_text + " (default: the model's recipe)"
+        )
     p.add_argument("--data-dir", type=Path, default=utils.DEFAULT_DATA_DIR, help="MNIST folder (default: data)")
-    p.add_argument("--out", type=Path, default=utils.DEFAULT_RUNS_DIR,
-                   help="folder for the results and weights files (default: runs; the committed reference "
-                        "runs that the README reports are in results/: --out results replaces them)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=utils.DEFAULT_RUNS_DIR,
+        help="folder for the results and weights files (default: runs; the committed reference "
+        "runs that the README reports are in results/: --out results replaces them)",
+    )
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when there is one)")
-    p.add_argument("--dry-run", action="store_true",
-                   help="1 epoch on 1,024 images, evaluated on 1,000; writes nothing")
+    p.add_argument("--dry-run", action="store_true", help="1 epoch on 1,024 images, evaluated on 1,000; writes nothing")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--list", action="store_true", help="list the registered models and exit")
     return p.parse_args(argv)
@@ -80,8 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.list:
         for name in model_lib.list_models():
-            print(f"{name:10s} {model_lib.count_parameters(model_lib.get_model(name)):>7,} parameters  "
-                  f"{model_lib.get_target(name)}")
+            print(
+                f"{name:10s} {model_lib.count_parameters(model_lib.get_model(name)):>7,} parameters  "
+                f"{model_lib.get_target(name)}"
+            )
         return 0
     overrides = {k: getattr(args, k) for k in OVERRIDES if getattr(args, k) is not None}
     if args.dry_run:
@@ -99,9 +113,15 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for cfg in configs:
         try:
-            results.append(utils.train(cfg, data_dir=args.data_dir, device=device,
-                                       results_dir=None if args.dry_run else args.out,
-                                       progress=not args.no_progress))
+            results.append(
+                utils.train(
+                    cfg,
+                    data_dir=args.data_dir,
+                    device=device,
+                    results_dir=None if args.dry_run else args.out,
+                    progress=not args.no_progress,
+                )
+            )
         except utils.DataError as err:
             print(f"train.py: error: {err}", file=sys.stderr)
             return 1
@@ -110,8 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     if len(results) > 1:
         mean, std, low = utils.last_epochs_stats(results)
-        print(f"{args.model}: last 3 epochs over {len(results)} seeds: mean {mean:.2f}%, "
-              f"std {std:.2f}, min {low:.2f}%")
+        print(f"{args.model}: last 3 epochs over {len(results)} seeds: mean {mean:.2f}%, std {std:.2f}, min {low:.2f}%")
     return 0
 
 

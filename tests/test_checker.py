@@ -1,4 +1,5 @@
 """The notebook checker, on notebooks crafted to break each requirement, and on a good one."""
+
 import contextlib
 import io
 import json
@@ -23,8 +24,7 @@ def stream(text):
 
 
 def log_line(acc_hundredths):
-    return (f"Test set: Average loss: 0.0200, Accuracy: {acc_hundredths}/10000 "
-            f"({acc_hundredths / 100:.2f}%)\n")
+    return f"Test set: Average loss: 0.0200, Accuracy: {acc_hundredths}/10000 ({acc_hundredths / 100:.2f}%)\n"
 
 
 def model_output(name="Model_6", summary=None, accuracies=(9900, 9942, 9945, 9951)):
@@ -51,12 +51,10 @@ def run(path, *extra):
 
 def test_command_line_exit_status(tmp_path):
     good = write(tmp_path, model_output())
-    proc = subprocess.run([sys.executable, str(CHECKER), str(good), *BARS], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run([sys.executable, str(CHECKER), str(good), *BARS], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.count("PASS") == 7
     bad = write(tmp_path, model_output(accuracies=(9950, 9950, 9939, 9950)))
-    proc = subprocess.run([sys.executable, str(CHECKER), str(bad), *BARS], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run([sys.executable, str(CHECKER), str(bad), *BARS], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and "FAIL accuracy" in proc.stdout
 
 
@@ -77,15 +75,25 @@ def test_the_checked_model_is_the_final_one_not_the_others(tmp_path):
     assert code == 0, out
 
 
-@pytest.mark.parametrize("make,expected", [
-    (lambda s: s.replace(f"Total params: {MODEL_6_PARAMS}", "Total params: 9,552"),
-     "FAIL parameters: 9,552 (limit: fewer than 8,000)"),
-    (lambda s: s.replace(f"Total params: {MODEL_6_PARAMS}", "Total params: 6,000"),
-     f"FAIL parameters match model.py: notebook printed 6,000, model.py builds {MODEL_6_PARAMS}"),
-    (lambda s: swap_layer(s, "BatchNorm2d", "GroupNorm"), "FAIL BatchNorm: no BatchNorm layer"),
-    (lambda s: swap_layer(s, "Dropout2d", "Identity"), "FAIL Dropout: no Dropout layer"),
-    (lambda s: swap_layer(s, "AdaptiveAvgPool2d", "MaxPool2d"), "FAIL global average pooling: no layer pools to 1x1"),
-])
+@pytest.mark.parametrize(
+    "make,expected",
+    [
+        (
+            lambda s: s.replace(f"Total params: {MODEL_6_PARAMS}", "Total params: 9,552"),
+            "FAIL parameters: 9,552 (limit: fewer than 8,000)",
+        ),
+        (
+            lambda s: s.replace(f"Total params: {MODEL_6_PARAMS}", "Total params: 6,000"),
+            f"FAIL parameters match model.py: notebook printed 6,000, model.py builds {MODEL_6_PARAMS}",
+        ),
+        (lambda s: swap_layer(s, "BatchNorm2d", "GroupNorm"), "FAIL BatchNorm: no BatchNorm layer"),
+        (lambda s: swap_layer(s, "Dropout2d", "Identity"), "FAIL Dropout: no Dropout layer"),
+        (
+            lambda s: swap_layer(s, "AdaptiveAvgPool2d", "MaxPool2d"),
+            "FAIL global average pooling: no layer pools to 1x1",
+        ),
+    ],
+)
 def test_broken_summaries_are_rejected(tmp_path, make, expected):
     good = utils.model_summary(model_lib.get_model("Model_6"))
     code, out = run(write(tmp_path, model_output(summary=make(good))))
@@ -119,13 +127,29 @@ def test_model_no_longer_in_model_py(tmp_path):
     assert code == 1 and "model.py builds no model named Model_Gone" in out
 
 
-@pytest.mark.parametrize("build,expected", [
-    (lambda p: nbformat.write(new_notebook(cells=[new_code_cell("x = 1")]), str(p)), "has no outputs"),
-    (lambda p: nbformat.write(new_notebook(cells=[new_code_cell("1/0", outputs=[new_output(
-        "error", ename="ZeroDivisionError", evalue="division by zero", traceback=[])])]), str(p)),
-     "raised ZeroDivisionError: division by zero"),
-    (lambda p: p.write_text("{not json"), "not a readable notebook"),
-])
+@pytest.mark.parametrize(
+    "build,expected",
+    [
+        (lambda p: nbformat.write(new_notebook(cells=[new_code_cell("x = 1")]), str(p)), "has no outputs"),
+        (
+            lambda p: nbformat.write(
+                new_notebook(
+                    cells=[
+                        new_code_cell(
+                            "1/0",
+                            outputs=[
+                                new_output("error", ename="ZeroDivisionError", evalue="division by zero", traceback=[])
+                            ],
+                        )
+                    ]
+                ),
+                str(p),
+            ),
+            "raised ZeroDivisionError: division by zero",
+        ),
+        (lambda p: p.write_text("{not json"), "not a readable notebook"),
+    ],
+)
 def test_unusable_notebooks(tmp_path, build, expected):
     path = tmp_path / "nb.ipynb"
     build(path)

@@ -1,4 +1,5 @@
 """The data path: md5-verified raw files, the fallback chain, the splits and the augmentation."""
+
 import functools
 import gzip
 import hashlib
@@ -61,6 +62,7 @@ def test_val_split_never_touches_the_test_set(mnist):
 
 # ----------------------------------------------------------------- the fallback chain
 
+
 @pytest.fixture
 def data_root(tmp_path, raw_files):
     """A data folder holding good copies of the four files."""
@@ -76,6 +78,7 @@ def recording_source(name, raw_files, calls):
         calls.append((name, list(names)))
         for n in names:
             utils.install_verified(n, raw_files[n], raw)
+
     return fetch
 
 
@@ -83,6 +86,7 @@ def failing_source(name, calls):
     def fetch(raw, names):
         calls.append((name, list(names)))
         raise OSError("network is unreachable")
+
     return fetch
 
 
@@ -97,8 +101,11 @@ def test_corrupted_local_file_is_reported_and_fetched_again(data_root, raw_files
     target = utils.raw_dir(data_root) / "t10k-labels-idx1-ubyte"
     target.write_bytes(target.read_bytes()[:-10])  # truncated
     calls, logs = [], []
-    monkeypatch.setattr(utils, "DATA_SOURCES", [("broken", failing_source("broken", calls)),
-                                                ("good", recording_source("good", raw_files, calls))])
+    monkeypatch.setattr(
+        utils,
+        "DATA_SOURCES",
+        [("broken", failing_source("broken", calls)), ("good", recording_source("good", raw_files, calls))],
+    )
     utils.ensure_mnist(data_root, log=logs.append)
     assert calls == [("broken", ["t10k-labels-idx1-ubyte"]), ("good", ["t10k-labels-idx1-ubyte"])]
     assert any("corrupted" in line for line in logs)
@@ -107,8 +114,9 @@ def test_corrupted_local_file_is_reported_and_fetched_again(data_root, raw_files
 
 def test_no_source_gives_an_error_naming_what_was_tried(tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(utils, "DATA_SOURCES", [("mirror A", failing_source("A", calls)),
-                                                ("mirror B", failing_source("B", calls))])
+    monkeypatch.setattr(
+        utils, "DATA_SOURCES", [("mirror A", failing_source("A", calls)), ("mirror B", failing_source("B", calls))]
+    )
     with pytest.raises(utils.DataError) as err:
         utils.ensure_mnist(tmp_path, log=lambda s: None)
     message = str(err.value)
@@ -127,6 +135,7 @@ def test_a_file_with_the_wrong_md5_is_never_written(tmp_path, raw_files):
 
 def test_torchvision_source_unreachable_fails_fast(tmp_path, monkeypatch):
     from torchvision.datasets import MNIST
+
     monkeypatch.setattr(MNIST, "mirrors", [UNREACHABLE])
     with pytest.raises(RuntimeError):
         utils.fetch_with_torchvision(utils.raw_dir(tmp_path), list(utils.MNIST_MD5))
@@ -136,6 +145,7 @@ def test_torchvision_source_unreachable_fails_fast(tmp_path, monkeypatch):
 def test_torchvision_source_downloads_and_verifies(tmp_path, raw_files, monkeypatch):
     """torchvision's real download code, against a mirror served on the loopback interface."""
     from torchvision.datasets import MNIST
+
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     resources = []
@@ -208,7 +218,8 @@ def test_pickle_to_idx_conversion_rounds_back_to_uint8(raw_files):
     train_labels = np.frombuffer(raw_files["train-labels-idx1-ubyte"], np.uint8, offset=8).astype(np.int64)
     train = (train_images[:50000].astype(np.float32) / 256, train_labels[:50000])
     valid = (train_images[50000:].astype(np.float32) / 256, train_labels[50000:])
-    files = utils.raw_files_from_mnist_pickle(gzip.compress(pickle.dumps((train, valid, part), protocol=4), compresslevel=1))
+    pickled = gzip.compress(pickle.dumps((train, valid, part), protocol=4), compresslevel=1)
+    files = utils.raw_files_from_mnist_pickle(pickled)
     assert files == raw_files
 
 
@@ -218,6 +229,7 @@ def test_write_atomic_leaves_no_partial_file(tmp_path, monkeypatch):
 
     def broken_replace(src, dst):
         raise OSError("disk full")
+
     monkeypatch.setattr(utils.os, "replace", broken_replace)
     with pytest.raises(OSError):
         utils.write_atomic(target, b"new")
@@ -226,6 +238,7 @@ def test_write_atomic_leaves_no_partial_file(tmp_path, monkeypatch):
 
 
 # ----------------------------------------------------------------------- augmentation
+
 
 def test_augmentation_is_identity_when_off_and_seeded_when_on(mnist):
     x = utils.normalize(mnist.train_images[:64])
@@ -257,8 +270,9 @@ def test_validation_images_are_never_trained_on(mnist):
 
 def test_shuffling_follows_the_seed(mnist):
     """The batch order comes from the run's generator: the same seed, the same order; another, another."""
-    cfg = utils.TrainConfig.for_model("Model_7", train_limit=512, eval_limit=100, rotate=0.0, scale=0.0,
-                                      translate=0.0, batch_size=64)
+    cfg = utils.TrainConfig.for_model(
+        "Model_7", train_limit=512, eval_limit=100, rotate=0.0, scale=0.0, translate=0.0, batch_size=64
+    )
     split = utils.make_split(mnist, cfg, torch.device("cpu"))
 
     def order(seed: int) -> list[int]:

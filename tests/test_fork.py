@@ -1,4 +1,5 @@
 """A fork points at itself with one command."""
+
 import shutil
 import subprocess
 import sys
@@ -37,16 +38,24 @@ def test_fork_rewrites_every_link_from_origin(clone):
     setup = (clone / "S7.ipynb").read_text()
     assert "git clone -q --depth 1 https://github.com/student/my-mnist.git" in setup
     # the notebooks built from the code now agree with the rewritten ones
-    built = subprocess.run([sys.executable, "-c", "import make_notebooks; print(make_notebooks.setup_cell())"],
-                           cwd=clone, capture_output=True, text=True, timeout=60)
+    built = subprocess.run(
+        [sys.executable, "-c", "import make_notebooks; print(make_notebooks.setup_cell())"],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "https://github.com/student/my-mnist.git" in built.stdout
     assert fork(clone).stdout.strip().endswith("already")  # a second run changes nothing
 
 
-@pytest.mark.parametrize("args,message", [
-    (["not a slug"], "is not a GitHub owner/name"),
-    (["a/b", "c/d"], "usage: python fork.py"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["not a slug"], "is not a GitHub owner/name"),
+        (["a/b", "c/d"], "usage: python fork.py"),
+    ],
+)
 def test_bad_slugs_are_refused(clone, args, message):
     proc = fork(clone, *args)
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr

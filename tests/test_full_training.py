@@ -1,4 +1,5 @@
 """Full trainings of the final models for one seed: the bar holds, and the committed results are reproduced."""
+
 import pytest
 
 import model as model_lib
@@ -28,8 +29,11 @@ def test_full_training_meets_the_bar(full_run):
 def test_full_training_reproduces_the_committed_run(full_run):
     cfg, result = full_run
     committed = utils.load_result(utils.result_path(utils.DEFAULT_RESULTS_DIR, cfg.run_name))
-    differ = {k: (committed.environment[k], result.environment[k]) for k in SAME_MACHINE
-              if committed.environment[k] != result.environment[k]}
+    differ = {
+        k: (committed.environment[k], result.environment[k])
+        for k in SAME_MACHINE
+        if committed.environment[k] != result.environment[k]
+    }
     if differ:
         pytest.skip(f"same numbers are expected only on the machine that made {cfg.run_name}; here {differ}")
     assert result.accuracies() == committed.accuracies()

@@ -1,4 +1,5 @@
 """Every registered model, tested the same way; the final models against their budgets."""
+
 import re
 
 import pytest
@@ -63,9 +64,20 @@ def test_final_models_have_bn_dropout_gap_within_budget(name, limit):
 
 
 def test_receptive_field_table_by_hand():
-    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Conv2d(2, 2, 3, padding=1), nn.MaxPool2d(2),
-                        nn.Conv2d(2, 2, 3, dilation=2), nn.AdaptiveAvgPool2d(1))
+    net = nn.Sequential(
+        nn.Conv2d(1, 2, 3),
+        nn.Conv2d(2, 2, 3, padding=1),
+        nn.MaxPool2d(2),
+        nn.Conv2d(2, 2, 3, dilation=2),
+        nn.AdaptiveAvgPool2d(1),
+    )
     rows = utils.receptive_field_table(net, 28)
     assert [(r["rf"], r["jump"], r["size"]) for r in rows] == [
-        (1, 1, 28), (3, 1, 26), (5, 1, 26), (6, 2, 13), (14, 2, 9), (30, 18, 1)]
+        (1, 1, 28),
+        (3, 1, 26),
+        (5, 1, 26),
+        (6, 2, 13),
+        (14, 2, 9),
+        (30, 18, 1),
+    ]
     assert rows[3]["type"] == "MaxPool2d" and rows[3]["kernel"] == 2 and rows[3]["stride"] == 2

@@ -1,5 +1,6 @@
 """Both notebooks run top to bottom headless through run_notebooks.py (the CI job's script), and the committed
 ones are executed, clean, current with make_notebooks.py and meet the real bars."""
+
 import json
 
 import nbformat
@@ -49,18 +50,21 @@ def test_run_notebooks_smoke_on_a_fresh_folder(tmp_path, mnist, capsys):
     written = sorted(p.name for p in (out / "results").glob("*.json"))
     assert written and all(name.endswith("-seed1.json") for name in written)
     badges = sorted(p.name for p in (tmp_path / "badges").iterdir())
-    assert badges == sorted(f"{nb}-{key}.json" for nb in ("S6", "S7")
-                            for key in ("parameters", "batchnorm", "dropout", "gap", "accuracy"))
+    assert badges == sorted(
+        f"{nb}-{key}.json" for nb in ("S6", "S7") for key in ("parameters", "batchnorm", "dropout", "gap", "accuracy")
+    )
     badge = json.loads((tmp_path / "badges" / "S7-parameters.json").read_text())
     assert badge["color"] == "brightgreen" and badge["message"].startswith("pass (")
     executed = nbformat.read(out / "S7.ipynb", as_version=4)
-    assert not any(o.output_type == "stream" and o.name == "stderr" for c in executed.cells for o in c.get("outputs", []))
+    outputs = [o for c in executed.cells for o in c.get("outputs", [])]
+    assert not any(o.output_type == "stream" and o.name == "stderr" for o in outputs)
 
 
 def test_run_notebooks_fails_when_a_requirement_fails(tmp_path, mnist, capsys, monkeypatch):
     monkeypatch.setitem(run_notebooks.BARS, "S6.ipynb", {**run_notebooks.BARS["S6.ipynb"], "max_params": 1000})
-    code = run_notebooks.main(["--smoke", "--out", str(tmp_path), "--notebooks", "S6.ipynb",
-                               "--badges", str(tmp_path / "badges")])
+    code = run_notebooks.main(
+        ["--smoke", "--out", str(tmp_path), "--notebooks", "S6.ipynb", "--badges", str(tmp_path / "badges")]
+    )
     assert code == 1
     assert "FAIL parameters" in capsys.readouterr().out
     assert json.loads((tmp_path / "badges" / "S6-parameters.json").read_text())["color"] == "red"

@@ -1,4 +1,5 @@
 """predict.py on images the tests make from MNIST test digits, its errors, and class activation maps."""
+
 import numpy as np
 import pytest
 import torch
@@ -53,12 +54,15 @@ def test_preparation_recovers_an_mnist_digit(digits):
     assert np.abs(prepared - original).mean() < 0.05  # same place, same size, same strokes
 
 
-@pytest.mark.parametrize("make,message", [
-    (lambda p: None, "no such file"),
-    (lambda p: p.write_text("not an image"), "not an image"),
-    (lambda p: Image.fromarray(np.full((50, 50), 255, np.uint8)).save(p, format="PNG"), "no ink found"),
-    (lambda p: Image.fromarray(np.full((50, 50), 90, np.uint8)).save(p, format="PNG"), "no ink found"),
-])
+@pytest.mark.parametrize(
+    "make,message",
+    [
+        (lambda p: None, "no such file"),
+        (lambda p: p.write_text("not an image"), "not an image"),
+        (lambda p: Image.fromarray(np.full((50, 50), 255, np.uint8)).save(p, format="PNG"), "no ink found"),
+        (lambda p: Image.fromarray(np.full((50, 50), 90, np.uint8)).save(p, format="PNG"), "no ink found"),
+    ],
+)
 def test_bad_images_get_one_line(tmp_path, capsys, make, message):
     path = tmp_path / "input.png"
     make(path)
@@ -67,10 +71,13 @@ def test_bad_images_get_one_line(tmp_path, capsys, make, message):
     assert err.startswith("predict.py: error: ") and message in err and err.count("\n") == 1
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--model", "Model_99"], "unknown model 'Model_99'"),
-    (["--model", FINAL, "--seed", "99"], f"no trained weights for {FINAL} seed 99"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--model", "Model_99"], "unknown model 'Model_99'"),
+        (["--model", FINAL, "--seed", "99"], f"no trained weights for {FINAL} seed 99"),
+    ],
+)
 def test_bad_models_get_one_line(tmp_path, capsys, digits, args, message):
     path = tmp_path / "d.png"
     Image.fromarray(as_photo(digits[0][0])).save(path)

@@ -1,4 +1,5 @@
 """The README and the figures are what results/ gives, and every figure is linked."""
+
 import report
 
 
@@ -9,6 +10,7 @@ def test_readme_and_figures_agree_with_results():
 def test_every_results_file_is_a_real_run_of_a_registered_model():
     import model as model_lib
     import utils
+
     for r in utils.load_results():
         net = model_lib.get_model(r.model)
         assert r.params == model_lib.count_parameters(net), r.name
@@ -30,6 +32,7 @@ def test_stale_evidence_a_results_config_that_the_code_would_not_make_again_fail
     import dataclasses
 
     import utils
+
     defaults = utils.TrainConfig()
     for r in utils.load_results():
         now = dataclasses.asdict(utils.TrainConfig.for_model(r.model, seed=r.config["seed"], tag=r.config["tag"]))
@@ -39,6 +42,7 @@ def test_stale_evidence_a_results_config_that_the_code_would_not_make_again_fail
 
 def test_check_reports_a_tampered_readme_and_a_tampered_figure(tmp_path):
     import shutil
+
     rep = report.Report()
     readme = tmp_path / "README.md"
     figures = tmp_path / "figures"

@@ -1,4 +1,5 @@
 """The one training loop, its results file and the command line."""
+
 import json
 import subprocess
 import sys
@@ -27,12 +28,14 @@ def test_loss_drops_and_accuracy_rises(short_run):
 
 def test_same_seed_same_numbers(short_run):
     result, _ = short_run
-    again = utils.train(utils.TrainConfig.for_model("Model_6", **SMALL), results_dir=None,
-                        progress=False, log=lambda s: None)
+    again = utils.train(
+        utils.TrainConfig.for_model("Model_6", **SMALL), results_dir=None, progress=False, log=lambda s: None
+    )
     strip = lambda h: [(r.train_loss, r.train_acc, r.eval_loss, r.eval_acc, r.lr) for r in h]
     assert strip(again.history) == strip(result.history)
-    other = utils.train(utils.TrainConfig.for_model("Model_6", seed=2, **SMALL), results_dir=None,
-                        progress=False, log=lambda s: None)
+    other = utils.train(
+        utils.TrainConfig.for_model("Model_6", seed=2, **SMALL), results_dir=None, progress=False, log=lambda s: None
+    )
     assert strip(other.history) != strip(result.history)
 
 
@@ -40,8 +43,18 @@ def test_results_file_holds_everything_the_report_needs(short_run):
     result, out = short_run
     path = out / "Model_6-seed1.json"
     raw = json.loads(path.read_text())
-    for key in ("model", "params", "config", "history", "per_class_accuracy", "confusion_matrix",
-                "misclassified", "wall_time_s", "environment", "lr_trace"):
+    for key in (
+        "model",
+        "params",
+        "config",
+        "history",
+        "per_class_accuracy",
+        "confusion_matrix",
+        "misclassified",
+        "wall_time_s",
+        "environment",
+        "lr_trace",
+    ):
         assert key in raw
     for key in ("torch", "device", "git_commit"):
         assert key in raw["environment"]
@@ -75,24 +88,28 @@ def test_bad_config_values_are_rejected():
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "train.py", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run([sys.executable, "train.py", *args], cwd=REPO, capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--model", "Model_99"], "unknown model 'Model_99'; known models: Model_1"),
-    (["--epochs", "0"], "epochs must be positive, got 0"),
-    (["--epochs", "-3"], "epochs must be positive, got -3"),
-    (["--batch-size", "0"], "batch_size must be positive, got 0"),
-    (["--out", "/proc/no/such/dir"], "cannot write results to /proc/no/such/dir"),
-    (["--epochs", "two"], "argument --epochs: invalid int value: 'two'"),
-    (["--model", "Model_6", "--train-limit", "128", "--epochs", "1"],
-     "the one-cycle schedule needs at least 4 steps, got 1"),
-    (["--layers", "8 x12 M"], "bad layer token 'x12'"),
-    (["--layers", "8 16 16 16 16 16 16 16 16 16 16 16 16 16"], "shrink the 28x28 image to nothing"),
-    (["--ema", "1.5"], "ema must be in [0, 1)"),
-    (["--distill", "0.5"], "distillation needs both a teacher and a distill weight"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--model", "Model_99"], "unknown model 'Model_99'; known models: Model_1"),
+        (["--epochs", "0"], "epochs must be positive, got 0"),
+        (["--epochs", "-3"], "epochs must be positive, got -3"),
+        (["--batch-size", "0"], "batch_size must be positive, got 0"),
+        (["--out", "/proc/no/such/dir"], "cannot write results to /proc/no/such/dir"),
+        (["--epochs", "two"], "argument --epochs: invalid int value: 'two'"),
+        (
+            ["--model", "Model_6", "--train-limit", "128", "--epochs", "1"],
+            "the one-cycle schedule needs at least 4 steps, got 1",
+        ),
+        (["--layers", "8 x12 M"], "bad layer token 'x12'"),
+        (["--layers", "8 16 16 16 16 16 16 16 16 16 16 16 16 16"], "shrink the 28x28 image to nothing"),
+        (["--ema", "1.5"], "ema must be in [0, 1)"),
+        (["--distill", "0.5"], "distillation needs both a teacher and a distill weight"),
+    ],
+)
 def test_cli_bad_input_gives_one_line_error(args, message):
     proc = run_cli(*args)
     assert proc.returncode == 2
@@ -104,8 +121,20 @@ def test_cli_bad_input_gives_one_line_error(args, message):
 def test_cli_help_documents_every_option():
     proc = run_cli("--help")
     assert proc.returncode == 0
-    for option in ("--model", "--seeds", "--epochs", "--batch-size", "--lr", "--eval-split", "--dry-run",
-                   "--out", "--data-dir", "--list", "--rotate", "--schedule"):
+    for option in (
+        "--model",
+        "--seeds",
+        "--epochs",
+        "--batch-size",
+        "--lr",
+        "--eval-split",
+        "--dry-run",
+        "--out",
+        "--data-dir",
+        "--list",
+        "--rotate",
+        "--schedule",
+    ):
         assert option in proc.stdout
 
 
@@ -124,11 +153,29 @@ def test_cli_dry_run_trains_and_writes_nothing(tmp_path):
 
 
 def test_cli_writes_the_results_file(tmp_path):
-    proc = run_cli("--model", "Model_7", "--epochs", "1", "--train-limit", "512", "--eval-limit", "500",
-                   "--seeds", "4", "5", "--no-progress", "--out", str(tmp_path))
+    proc = run_cli(
+        "--model",
+        "Model_7",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "512",
+        "--eval-limit",
+        "500",
+        "--seeds",
+        "4",
+        "5",
+        "--no-progress",
+        "--out",
+        str(tmp_path),
+    )
     assert proc.returncode == 0, proc.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["Model_7-seed4.json", "Model_7-seed4.safetensors",
-                                                          "Model_7-seed5.json", "Model_7-seed5.safetensors"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "Model_7-seed4.json",
+        "Model_7-seed4.safetensors",
+        "Model_7-seed5.json",
+        "Model_7-seed5.safetensors",
+    ]
     assert "over 2 seeds" in proc.stdout
 
 
@@ -146,7 +193,7 @@ def test_mismatched_or_corrupted_weights_are_named(short_run, tmp_path):
         utils.load_weights(utils.model_lib.get_model("Model_7"), weights)
     broken = tmp_path / "broken.safetensors"
     broken.write_bytes(weights.read_bytes()[:100])
-    with pytest.raises(utils.WeightsError, match="broken.safetensors: not a readable safetensors file"):
+    with pytest.raises(utils.WeightsError, match=r"broken\.safetensors: not a readable safetensors file"):
         utils.load_weights(utils.model_lib.get_model("Model_6"), broken)
     with pytest.raises(utils.WeightsError, match="no trained weights for Model_6 seed 9"):
         utils.load_trained("Model_6", seed=9)
@@ -162,18 +209,32 @@ def test_a_stop_callback_ends_the_run_and_the_file_keeps_the_epochs_that_ran(mni
 def test_layers_ema_label_smoothing_and_distillation_train(short_run, mnist, tmp_path, monkeypatch):
     _, out = short_run
     monkeypatch.setattr(utils, "REPO", out)  # the teacher path is relative to the repository
-    cfg = utils.TrainConfig.for_model("Model_7", layers="8 s12 M D t8 ps16 s16 s16", dropout=0.1, ema=0.9,
-                                      label_smoothing=0.1, teacher="Model_6-seed1.json", distill=0.5, **SMALL)
+    cfg = utils.TrainConfig.for_model(
+        "Model_7",
+        layers="8 s12 M D t8 ps16 s16 s16",
+        dropout=0.1,
+        ema=0.9,
+        label_smoothing=0.1,
+        teacher="Model_6-seed1.json",
+        distill=0.5,
+        **SMALL,
+    )
     result = utils.train(cfg, results_dir=tmp_path, progress=False, log=lambda s: None)
     assert result.params == utils.model_lib.count_parameters(utils.model_lib.build_layers(cfg.layers))
     assert result.history[-1].train_loss < result.history[0].train_loss
     net = utils.load_run(tmp_path / f"{cfg.run_name}.json")  # the averaged weights, rebuilt from the config
     assert [m.p for m in net.modules() if isinstance(m, utils.nn.Dropout2d)] == [0.1]
     with pytest.raises(ValueError, match="was trained on other images"):
-        utils.train(utils.TrainConfig.for_model("Model_7", teacher="Model_6-seed1.json", distill=0.5,
-                                                eval_split="val", **SMALL), results_dir=None, progress=False)
+        utils.train(
+            utils.TrainConfig.for_model(
+                "Model_7", teacher="Model_6-seed1.json", distill=0.5, eval_split="val", **SMALL
+            ),
+            results_dir=None,
+            progress=False,
+        )
 
 
 def test_the_default_output_folder_is_not_the_reference_results():
     import train
+
     assert train.parse_args([]).out == utils.DEFAULT_RUNS_DIR != utils.DEFAULT_RESULTS_DIR

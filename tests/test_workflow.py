@@ -1,4 +1,5 @@
 """The GitHub Actions workflow: valid, pinned, audited, and calling only scripts that the tests run too."""
+
 import re
 import subprocess
 import sys
@@ -15,14 +16,22 @@ BIN = Path(sys.executable).parent
 
 def test_workflows_validate_against_the_github_schema():
     assert WORKFLOWS
-    proc = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows",
-                           *map(str, WORKFLOWS)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", *map(str, WORKFLOWS)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_zizmor_finds_nothing():
-    proc = subprocess.run([str(BIN / "zizmor"), "--offline", "--no-progress", *map(str, WORKFLOWS)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [str(BIN / "zizmor"), "--offline", "--no-progress", *map(str, WORKFLOWS)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "No findings" in proc.stdout + proc.stderr
 
@@ -41,7 +50,7 @@ def test_jobs_call_repository_scripts_and_cancel_stale_runs():
     assert "push" in triggers and "pull_request" in triggers
     assert flow["concurrency"]["cancel-in-progress"] is True
     runs = [s["run"] for job in flow["jobs"].values() for s in job["steps"] if "run" in s]
-    assert any("pytest -m \"not slow and not network\"" in r for r in runs)
+    assert any('pytest -m "not slow and not network"' in r for r in runs)
     assert any(r.startswith("python run_notebooks.py --out executed --badges badges") for r in runs)
     publish = [s for s in flow["jobs"]["notebooks"]["steps"] if "actions-gh-pages" in s.get("uses", "")]
     assert publish and publish[0]["with"]["publish_branch"] == "badges"
@@ -60,6 +69,22 @@ def test_readme_shows_the_badges_of_this_repository():
 
 
 def test_ruff_passes():
-    proc = subprocess.run([str(BIN / "ruff"), "check", "--no-cache", str(utils.REPO)], capture_output=True,
-                          text=True, timeout=120, cwd=utils.REPO)
+    proc = subprocess.run(
+        [str(BIN / "ruff"), "check", "--no-cache", str(utils.REPO)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=utils.REPO,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_ruff_format_leaves_the_code_as_it_is():
+    proc = subprocess.run(
+        [str(BIN / "ruff"), "format", "--check", "--no-cache", str(utils.REPO)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=utils.REPO,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

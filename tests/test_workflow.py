@@ -88,3 +88,14 @@ def test_ruff_format_leaves_the_code_as_it_is():
         cwd=utils.REPO,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_readme_main_command_trains_the_final_model_into_runs():
+    import model as model_lib
+    import train
+
+    readme = (utils.REPO / "README.md").read_text()
+    first = readme.split("```bash\n", 1)[1].split("```", 1)[0]
+    assert f"train.py --model {model_lib.S7_FINAL} --seeds" in first
+    assert "--out" not in first and train.parse_args([]).out == utils.DEFAULT_RUNS_DIR
+    assert "python -m pytest" in readme.split("```bash\n", 2)[2].split("```", 1)[0]

@@ -47,8 +47,8 @@ def set_slug(new: str) -> list[str]:
     for name in FILES:
         path = utils.REPO / name
         text = path.read_text()
-        # only whole slugs inside URLs: github.com/<old>/..., raw.githubusercontent.com/<old>/...
-        updated = re.sub(rf"(?<=\.com/){re.escape(old)}(?=[/.])", new, text)
+        # only whole slugs inside URLs: github.com/<old>, raw.githubusercontent.com/<old>, ...com/github/<old>
+        updated = re.sub(rf"(?:(?<=\.com/)|(?<=\.com/github/)){re.escape(old)}(?=[/.])", new, text)
         if updated != text:
             path.write_text(updated)
             changed.append(name)

@@ -278,6 +278,20 @@ class Report:
                     "seconds": f"{r.wall_time_s:.0f}",
                 }
             )
+        return self.stage_summary() + "\n\n" + utils.markdown_table(rows)
+
+    def stage_summary(self) -> str:
+        """How many runs each stage of the search took, and how many of them were pruned."""
+        rows = []
+        for i, stage in enumerate((*STAGES, "other")):
+            runs = [r for r in self.selection if search_order(r)[0] == i]
+            if not runs:
+                continue
+            pruned = sum(len(r.history) < r.config["epochs"] for r in runs)
+            rows.append({"stage": stage, "runs": len(runs), "pruned": pruned,
+                         "candidates": len({r.config.get("layers") or r.config["model"] for r in runs}),
+                         "epochs trained": sum(len(r.history) for r in runs),
+                         "hours on this machine": f"{sum(r.wall_time_s for r in runs) / 3600:.1f}"})
         return utils.markdown_table(rows)
 
     def block_predict(self) -> str:
@@ -390,7 +404,7 @@ def example_figure():
     return fig
 
 
-STAGES = ("probe", "full", "recipe", "seeds")
+STAGES = ("probe", "full", "recipe")
 
 
 def search_order(r: utils.Result) -> tuple:

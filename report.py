@@ -280,6 +280,36 @@ class Report:
             )
         return self.stage_summary() + "\n\n" + utils.markdown_table(rows)
 
+    def block_calibration(self) -> str:
+        """Registered models run both ways (search trials of their own stack and recipe, and test runs)."""
+        rows = []
+        for r in self.selection:
+            c = r.config
+            if len(r.history) < c["epochs"] or c.get("label_smoothing") or c.get("ema") or c.get("distill"):
+                continue
+            for name in model_lib.s7_models():
+                net = model_lib.get_model(name)
+                test = [t for t in self.runs.get(name, []) if t.config["seed"] == c["seed"]]
+                same = c.get("layers", "") == " ".join(net.layers) and c.get("dropout", -1) in (-1, net.dropout)
+                recipe = {k: v for k, v in model_lib.get_recipe(name).items()}
+                if (
+                    same
+                    and test
+                    and all(c.get(k) == v for k, v in recipe.items())
+                    and c["epochs"] == len(test[0].history)
+                ):
+                    v, t = r.last(3), test[0].last(3)
+                    rows.append(
+                        {
+                            "model": f"`{name}`",
+                            "seed": c["seed"],
+                            "validation, last 3 epochs (%)": ", ".join(f"{a:.2f}" for a in v),
+                            "test, last 3 epochs (%)": ", ".join(f"{a:.2f}" for a in t),
+                            "test - validation (mean)": f"{(sum(t) - sum(v)) / 3:+.2f}",
+                        }
+                    )
+        return utils.markdown_table(rows) if rows else "_No model has both a validation and a test run yet._"
+
     def stage_summary(self) -> str:
         """How many runs each stage of the search took, and how many of them were pruned."""
         rows = []
@@ -288,10 +318,16 @@ class Report:
             if not runs:
                 continue
             pruned = sum(len(r.history) < r.config["epochs"] for r in runs)
-            rows.append({"stage": stage, "runs": len(runs), "pruned": pruned,
-                         "candidates": len({r.config.get("layers") or r.config["model"] for r in runs}),
-                         "epochs trained": sum(len(r.history) for r in runs),
-                         "hours on this machine": f"{sum(r.wall_time_s for r in runs) / 3600:.1f}"})
+            rows.append(
+                {
+                    "stage": stage,
+                    "runs": len(runs),
+                    "pruned": pruned,
+                    "candidates": len({r.config.get("layers") or r.config["model"] for r in runs}),
+                    "epochs trained": sum(len(r.history) for r in runs),
+                    "hours on this machine": f"{sum(r.wall_time_s for r in runs) / 3600:.1f}",
+                }
+            )
         return utils.markdown_table(rows)
 
     def block_predict(self) -> str:
@@ -333,6 +369,7 @@ class Report:
             "s7-frontier": self.block_frontier,
             "selection": self.block_selection,
             "benchmark": self.block_benchmark,
+            "calibration": self.block_calibration,
             "predict": self.block_predict,
         }
         for name, key in ((S7_FINAL, "s7-final"), (S7_SMALLEST, "s7-smallest"), (S6_FINAL, "s6-final")):

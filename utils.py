@@ -931,14 +931,27 @@ def receptive_field_table(net: nn.Module, input_size: int = 28) -> list[dict]:
         net.train(was_training)
         for h in hooks:
             h.remove()
-    rows = [dict(layer="input", type="", kernel=None, stride=None, padding=None, jump=1, rf=1, size=input_size)]
-    rf, jump = 1, 1
+    rows = [
+        dict(layer="input", type="", kernel=None, stride=None, padding=None, jump=1, rf=1, size=input_size, start=0.0)
+    ]
+    rf, jump, start = 1, 1, 0.0
     for m, n_in, n_out in seen:
         k, s, p, d = _pool_geometry(m, n_in)
         rf += d * (k - 1) * jump
+        start += (d * (k - 1) / 2 - p) * jump  # the input pixel at the centre of the first output
         jump *= s
         rows.append(
-            dict(layer=names[m], type=type(m).__name__, kernel=k, stride=s, padding=p, jump=jump, rf=rf, size=n_out)
+            dict(
+                layer=names[m],
+                type=type(m).__name__,
+                kernel=k,
+                stride=s,
+                padding=p,
+                jump=jump,
+                rf=rf,
+                size=n_out,
+                start=start,
+            )
         )
     return rows
 
@@ -1155,12 +1168,22 @@ def plot_class_activation_maps(net: nn.Module, images: torch.Tensor, labels: tor
     fig, ax = _figure(cols, math.ceil(len(panels) / cols), (1.5, 1.75))
     for a in ax.flat:
         a.axis("off")
+    # Each map cell sits on the input pixels its receptive field is centred on (unpadded layers shrink the map).
+    rows = receptive_field_table(net)
+    last = rows[[r["type"] for r in rows].index("AdaptiveAvgPool2d") - 1]
+    low = last["start"] - last["jump"] / 2
+    high = last["start"] + (last["size"] - 0.5) * last["jump"]
     for a, (i, cls, kind) in zip(ax.flat, panels, strict=False):
-        cam = F.interpolate(
-            maps[i : i + 1, cls : cls + 1], size=images.shape[-2:], mode="bilinear", align_corners=False
-        )[0, 0]
-        a.imshow(images[i].cpu().numpy(), cmap="gray_r")
-        a.imshow(cam.cpu().numpy(), cmap="jet", alpha=0.45)
+        a.imshow(images[i].cpu().numpy(), cmap="gray_r", extent=(-0.5, 27.5, 27.5, -0.5))
+        a.imshow(
+            maps[i, cls].cpu().numpy(),
+            cmap="jet",
+            alpha=0.45,
+            interpolation="bilinear",
+            extent=(low, high, high, low),
+        )
+        a.set_xlim(-0.5, 27.5)
+        a.set_ylim(27.5, -0.5)
         ok = int(pred[i]) == int(labels[i])
         a.set_title(
             f"{kind} {cls}" + ("" if ok else f" (true {int(labels[i])})" if kind == "predicted" else ""),

@@ -81,3 +81,5 @@ def test_receptive_field_table_by_hand():
         (30, 18, 1),
     ]
     assert rows[3]["type"] == "MaxPool2d" and rows[3]["kernel"] == 2 and rows[3]["stride"] == 2
+    # the input pixel each layer's first output is centred on: the global pool ends at the image's centre
+    assert [r["start"] for r in rows] == [0, 1, 1, 1.5, 5.5, 13.5]

@@ -256,12 +256,7 @@ class Report:
         rows = []
         for r in sorted(self.selection, key=search_order):
             c = r.config
-            base = utils.TrainConfig.for_model(c["model"])
-            changed = [
-                f"{k.replace('_', ' ')} {v:g}" if isinstance(v, float) else f"{k.replace('_', ' ')} {v}"
-                for k, v in c.items()
-                if k not in BOOKKEEPING and k in base.__dataclass_fields__ and v != getattr(base, k) and k != "teacher"
-            ]
+            changed = recipe_changes(c)
             epochs = f"{len(r.history)} of {c['epochs']}" + (" (pruned)" if len(r.history) < c["epochs"] else "")
             last = r.last(3)
             rows.append(
@@ -309,6 +304,31 @@ class Report:
                         }
                     )
         return utils.markdown_table(rows) if rows else "_No model has both a validation and a test run yet._"
+
+    def block_learned(self) -> str:
+        """What each idea bought on its own: search runs of one stack and seed that differ from the full-schedule
+        run of that stack in one thing, the shape or one recipe setting."""
+        full = [r for r in self.selection if len(r.history) == r.config["epochs"] == 15]
+        plain = {(r.config.get("layers"), r.config["seed"]): r for r in full if not recipe_changes(r.config)}
+        rows = []
+        for r in sorted(full, key=lambda r: r.name):
+            base = plain.get((r.config.get("layers"), r.config["seed"]))
+            changes = recipe_changes(r.config)
+            if base is None or len(changes) != 1:
+                continue
+            mean, base_mean = sum(r.last(3)) / 3, sum(base.last(3)) / 3
+            rows.append(
+                {
+                    "change": changes[0],
+                    "layers": r.config.get("layers"),
+                    "seed": r.config["seed"],
+                    "validation, last 3 epochs: mean": f"{mean:.2f}%",
+                    "without the change": f"{base_mean:.2f}%",
+                    "difference": f"{mean - base_mean:+.2f}",
+                }
+            )
+        rows.sort(key=lambda row: -float(row["difference"]))
+        return utils.markdown_table(rows) if rows else "_No one-change runs in results/val yet._"
 
     def stage_summary(self) -> str:
         """How many runs each stage of the search took, and how many of them were pruned."""
@@ -370,6 +390,7 @@ class Report:
             "selection": self.block_selection,
             "benchmark": self.block_benchmark,
             "calibration": self.block_calibration,
+            "learned": self.block_learned,
             "predict": self.block_predict,
         }
         for name, key in ((S7_FINAL, "s7-final"), (S7_SMALLEST, "s7-smallest"), (S6_FINAL, "s6-final")):
@@ -442,6 +463,21 @@ def example_figure():
 
 
 STAGES = ("probe", "full", "recipe")
+
+
+def recipe_changes(config: dict) -> list[str]:
+    """How a run's recipe differs from its model's own (a dropout of -1 is the model's own rate)."""
+    base = utils.TrainConfig.for_model(config["model"])
+    own_dropout = model_lib.get_model(config["model"]).dropout
+    changed = []
+    for k, v in config.items():
+        if k in BOOKKEEPING or k == "teacher" or k not in base.__dataclass_fields__:
+            continue
+        if k == "dropout" and v in (-1, own_dropout):
+            continue
+        if v != getattr(base, k):
+            changed.append(f"{k.replace('_', ' ')} {v:g}" if isinstance(v, float) else f"{k.replace('_', ' ')} {v}")
+    return changed
 
 
 def search_order(r: utils.Result) -> tuple:

@@ -24,6 +24,7 @@ import utils
 README = utils.REPO / "README.md"
 FIGURES = utils.DEFAULT_RESULTS_DIR / "figures"
 S7_FINAL, S7_SMALLEST, S6_FINAL = model_lib.S7_FINAL, model_lib.S7_SMALLEST, model_lib.S6_FINAL
+MIN_SEEDS = 5  # a claim that the bar holds "on every seed" needs at least this many
 BOOKKEEPING = {"model", "seed", "tag", "layers", "eval_split", "epochs", "val_size", "train_limit", "eval_limit"}
 BLOCK = re.compile(r"(<!-- generated:(\S+) -->\n)(.*?)(<!-- /generated:\2 -->)", re.S)
 
@@ -125,11 +126,12 @@ class Report:
         holding = [
             n
             for n in model_lib.s7_models()
-            if len(self.runs.get(n, [])) >= 3 and all(utils.meets_bar(r, 99.4) for r in self.runs[n])
+            if len(self.runs.get(n, [])) >= MIN_SEEDS and all(utils.meets_bar(r, 99.4) for r in self.runs[n])
         ]
         if holding:
             smallest = min(holding, key=lambda n: self.runs[n][0].params)
-            spec.append(("Session 7, smallest model that holds the bar on 3 seeds", smallest, "fewest", 15, 99.4))
+            label = f"Session 7, smallest model that holds the bar on every seed (at least {MIN_SEEDS})"
+            spec.append((label, smallest, "fewest", 15, 99.4))
         for label, name, budget, max_epochs, bar in spec:
             if name not in self.runs:
                 continue

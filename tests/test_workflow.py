@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 import utils
@@ -68,20 +69,10 @@ def test_readme_shows_the_badges_of_this_repository():
         assert f"colab.research.google.com/github/{slug}/blob/main/{nb}.ipynb" in readme
 
 
-def test_ruff_passes():
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]])
+def test_ruff_passes(command):
     proc = subprocess.run(
-        [str(BIN / "ruff"), "check", "--no-cache", str(utils.REPO)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=utils.REPO,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-
-
-def test_ruff_format_leaves_the_code_as_it_is():
-    proc = subprocess.run(
-        [str(BIN / "ruff"), "format", "--check", "--no-cache", str(utils.REPO)],
+        [str(BIN / "ruff"), *command, "--no-cache", str(utils.REPO)],
         capture_output=True,
         text=True,
         timeout=120,

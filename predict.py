@@ -68,12 +68,12 @@ def fit_20x20(crop: np.ndarray) -> np.ndarray:
 
 
 def centre_by_mass(digit: np.ndarray) -> np.ndarray:
-    """Paste into 28x28 so that the centre of mass of the ink lands on the centre, as MNIST did."""
+    """Paste into 28x28 so that the centre of mass of the ink lands where MNIST's digits have theirs."""
     h, w = digit.shape
     total = digit.sum()
     cy = (digit.sum(1) * np.arange(h)).sum() / total
     cx = (digit.sum(0) * np.arange(w)).sum() / total
-    top, left = round(13.5 - cy), round(13.5 - cx)
+    top, left = round(14 - cy), round(14 - cx)  # MNIST digits have their centre of mass near (14, 14)
     top, left = min(max(int(top), 0), 28 - h), min(max(int(left), 0), 28 - w)
     out = np.zeros((28, 28), dtype=np.float32)
     out[top : top + h, left : left + w] = digit

@@ -484,7 +484,7 @@ def recipe_changes(config: dict) -> list[str]:
     own_dropout = model_lib.get_model(config["model"]).dropout
     changed = []
     augmentation = ("rotate", "scale", "translate")
-    factors = {config[k] / getattr(base, k) for k in augmentation if getattr(base, k)}
+    factors = {round(config[k] / getattr(base, k), 6) for k in augmentation if getattr(base, k)}
     if len(factors) == 1 and factors != {1.0}:  # the three scaled together: one change
         changed.append(f"augmentation x{factors.pop():g}")
         config = {k: v for k, v in config.items() if k not in augmentation}

@@ -605,7 +605,7 @@ def train(
     *,
     data_dir: Path | str = DEFAULT_DATA_DIR,
     device: torch.device | None = None,
-    results_dir: Path | str | None = DEFAULT_RESULTS_DIR,
+    results_dir: Path | str | None = DEFAULT_RUNS_DIR,
     progress: bool = True,
     log: Callable[[str], None] = say,
     stop: Callable[[EpochRecord], bool] | None = None,

@@ -275,7 +275,7 @@ class Report:
                     "parameters": f"{r.params:,}",
                     "seed": c["seed"],
                     "epochs": epochs,
-                    f"recipe (changes from {c['model']}'s)": ", ".join(changed) or "-",
+                    "recipe: changes from its model's": ", ".join(changed) or "-",
                     "validation, last 3 epochs (%)": ", ".join(f"{a:.2f}" for a in last),
                     "mean": f"{sum(last) / len(last):.2f}",
                     "min": f"{min(last):.2f}",
@@ -285,33 +285,30 @@ class Report:
         return self.stage_summary() + "\n\n" + utils.markdown_table(rows)
 
     def block_calibration(self) -> str:
-        """Registered models run both ways (search trials of their own stack and recipe, and test runs)."""
+        """A registered model's own stack and recipe, run on the validation split by the search and on the
+        test set as a reference run, with the same seed."""
         rows = []
         for r in self.selection:
             c = r.config
-            if len(r.history) < c["epochs"] or c.get("label_smoothing") or c.get("ema") or c.get("distill"):
+            if len(r.history) < c["epochs"] or recipe_changes(c):
                 continue
             for name in model_lib.s7_models():
-                net = model_lib.get_model(name)
                 test = [t for t in self.runs.get(name, []) if t.config["seed"] == c["seed"]]
-                same = c.get("layers", "") == " ".join(net.layers) and c.get("dropout", -1) in (-1, net.dropout)
-                recipe = {k: v for k, v in model_lib.get_recipe(name).items()}
-                if (
-                    same
-                    and test
-                    and all(c.get(k) == v for k, v in recipe.items())
-                    and c["epochs"] == len(test[0].history)
-                ):
-                    v, t = r.last(3), test[0].last(3)
-                    rows.append(
-                        {
-                            "model": f"`{name}`",
-                            "seed": c["seed"],
-                            "validation, last 3 epochs (%)": ", ".join(f"{a:.2f}" for a in v),
-                            "test, last 3 epochs (%)": ", ".join(f"{a:.2f}" for a in t),
-                            "test - validation (mean)": f"{(sum(t) - sum(v)) / 3:+.2f}",
-                        }
-                    )
+                net = model_lib.get_model(name)
+                if not test or c["model"] != name or c.get("layers") != " ".join(net.layers):
+                    continue
+                if c["epochs"] != len(test[0].history):  # a probe's short schedule is not the same run
+                    continue
+                v, t = r.last(3), test[0].last(3)
+                rows.append(
+                    {
+                        "model": f"`{name}`",
+                        "seed": c["seed"],
+                        "validation, last 3 epochs (%)": ", ".join(f"{a:.2f}" for a in v),
+                        "test, last 3 epochs (%)": ", ".join(f"{a:.2f}" for a in t),
+                        "test - validation (mean)": f"{(sum(t) - sum(v)) / 3:+.2f}",
+                    }
+                )
         return utils.markdown_table(rows) if rows else "_No model has both a validation and a test run yet._"
 
     def block_learned(self) -> str:

@@ -34,7 +34,10 @@ def execute(notebook: str, out: Path, smoke: bool, timeout: int) -> None:
     """papermill, with the results of the runs in <out>/results (the committed results/ for --out .)."""
     import papermill
 
-    params = {"RESULTS_DIR": str(out.resolve() / "results"), "PROGRESS": False, "SMOKE": smoke}
+    results = out.resolve() / "results"
+    if results.is_relative_to(REPO):
+        results = results.relative_to(REPO)  # the notebook runs in the repository
+    params = {"RESULTS_DIR": str(results), "PROGRESS": False, "SMOKE": smoke}
     papermill.execute_notebook(
         str(REPO / notebook),
         str(out / notebook),
@@ -44,6 +47,17 @@ def execute(notebook: str, out: Path, smoke: bool, timeout: int) -> None:
         progress_bar=False,
         log_output=False,
     )
+    without_injected_parameters(out / notebook)
+
+
+def without_injected_parameters(path: Path) -> None:
+    """Drop the cell papermill injects: run again in Jupyter, the notebook must use its own parameters
+    (a user's runs go to runs/), not the ones it was executed with (papermill's metadata keeps those)."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    nbformat.write(nb, str(path))
 
 
 def check(notebook: Path, badges: Path | None, smoke: bool) -> bool:

@@ -271,7 +271,7 @@ class Report:
             rows.append(
                 {
                     "run": r.name,
-                    "layers": c.get("layers") or f"`{c['model']}`",
+                    "layers": c.get("layers") or f"`{c['model']}` as of {r.environment.get('git_commit', '')[:7]}",
                     "parameters": f"{r.params:,}",
                     "seed": c["seed"],
                     "epochs": epochs,
@@ -314,13 +314,14 @@ class Report:
     def block_learned(self) -> str:
         """What each idea bought on its own: search runs of one stack and seed that differ from the full-schedule
         run of that stack in one recipe setting; a pruned run is compared at the epoch where it was stopped."""
+        search_runs = [r for r in self.selection if r.config.get("layers")]
         plain = {
             (r.config.get("layers"), r.config["seed"]): r
-            for r in self.selection
+            for r in search_runs
             if len(r.history) == r.config["epochs"] == 15 and not recipe_changes(r.config)
         }
         rows = []
-        for r in sorted(self.selection, key=lambda r: r.name):
+        for r in sorted(search_runs, key=lambda r: r.name):
             base = plain.get((r.config.get("layers"), r.config["seed"]))
             changes = recipe_changes(r.config)
             if base is None or len(changes) != 1 or r.config["epochs"] != 15:
@@ -476,7 +477,11 @@ STAGES = ("probe", "full", "recipe")
 
 
 def recipe_changes(config: dict) -> list[str]:
-    """How a run's recipe differs from its model's own (a dropout of -1 is the model's own rate)."""
+    """How a run's recipe differs from its model's own (a dropout of -1 is the model's own rate). A run of a
+    model that is no longer registered shows its recorded recipe."""
+    if config["model"] not in model_lib.list_models():
+        keys = ("lr", "schedule", "weight_decay", "rotate", "scale", "translate")
+        return ["as recorded: " + ", ".join(f"{k.replace('_', ' ')} {config[k]}" for k in keys if k in config)]
     base = utils.TrainConfig.for_model(config["model"])
     own_dropout = model_lib.get_model(config["model"]).dropout
     changed = []

@@ -121,7 +121,7 @@ def fail_orphans(st) -> None:
 
     for t in st.trials:
         if t.state == optuna.trial.TrialState.RUNNING:
-            st._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
+            st.tell(t.number, state=optuna.trial.TrialState.FAIL)
 
 
 def pending(st, key: str, values: list[str]) -> list[str]:

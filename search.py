@@ -65,8 +65,7 @@ CANDIDATES: dict[str, str] = {
 def describe(layers: str) -> dict:
     """Parameters, and the receptive field and map size at the last convolution before GAP."""
     net = model_lib.build_layers(layers)
-    rows = utils.receptive_field_table(net)
-    last = rows[[r["type"] for r in rows].index("AdaptiveAvgPool2d") - 1]
+    last = utils.last_feature_layer(net)
     return {"params": model_lib.count_parameters(net), "rf": last["rf"], "size": last["size"]}
 
 
@@ -195,19 +194,7 @@ def optimize(args, study_name: str, make_objective, n_trials: int, **options) ->
 
 def stage_probe(args) -> None:
     """Every candidate once, on a 5-epoch one-cycle schedule: a cheap ranking of the shapes."""
-    st = study("probe", args.storage)
-    fail_orphans(st)
-    for name in pending(st, "candidate", args.candidates or list(CANDIDATES)):
-        st.enqueue_trial({"candidate": name})
-    optimize(args, "probe", probe_objective, queued(st))
-
-
-def probe_objective():
-    def objective(trial):
-        name = trial.suggest_categorical("candidate", list(CANDIDATES))
-        return run_trial(trial, config(name, CANDIDATES[name], "probe", PROBE_EPOCHS), prune=False)
-
-    return objective
+    run_candidates(args, "probe", args.candidates or list(CANDIDATES), PROBE_EPOCHS, prune=False)
 
 
 def ranked(stage: str, storage: str) -> list[str]:
@@ -224,20 +211,25 @@ def stage_full(args) -> None:
     import optuna
 
     names = args.candidates or ranked("probe", args.storage)[: args.top]
-    options = dict(
-        pruner=optuna.pruners.SuccessiveHalvingPruner(min_resource=5, reduction_factor=2, min_early_stopping_rate=0)
-    )
-    st = study("full", args.storage, **options)
+    pruner = optuna.pruners.SuccessiveHalvingPruner(min_resource=5, reduction_factor=2, min_early_stopping_rate=0)
+    run_candidates(args, "full", names, FULL_EPOCHS, prune=True, pruner=pruner)
+
+
+def run_candidates(args, stage: str, names: list[str], epochs: int, prune: bool, **options) -> None:
+    """Each named candidate once in the stage's study (those already run or queued are not queued again)."""
+    import functools
+
+    st = study(stage, args.storage, **options)
     fail_orphans(st)
     for name in pending(st, "candidate", names):
         st.enqueue_trial({"candidate": name})
-    optimize(args, "full", full_objective, queued(st), **options)
+    optimize(args, stage, functools.partial(candidate_objective, stage, epochs, prune), queued(st), **options)
 
 
-def full_objective():
+def candidate_objective(stage: str, epochs: int, prune: bool):
     def objective(trial):
         name = trial.suggest_categorical("candidate", list(CANDIDATES))
-        return run_trial(trial, config(name, CANDIDATES[name], "full", FULL_EPOCHS), prune=True)
+        return run_trial(trial, config(name, CANDIDATES[name], stage, epochs), prune=prune)
 
     return objective
 

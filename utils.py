@@ -956,6 +956,12 @@ def receptive_field_table(net: nn.Module, input_size: int = 28) -> list[dict]:
     return rows
 
 
+def last_feature_layer(net: nn.Module) -> dict:
+    """The receptive-field row of the last layer before global average pooling."""
+    rows = receptive_field_table(net)
+    return rows[[r["type"] for r in rows].index("AdaptiveAvgPool2d") - 1]
+
+
 def markdown_table(rows: Sequence[dict], columns: Sequence[str] | None = None) -> str:
     columns = list(columns or rows[0].keys())
 
@@ -1169,8 +1175,7 @@ def plot_class_activation_maps(net: nn.Module, images: torch.Tensor, labels: tor
     for a in ax.flat:
         a.axis("off")
     # Each map cell sits on the input pixels its receptive field is centred on (unpadded layers shrink the map).
-    rows = receptive_field_table(net)
-    last = rows[[r["type"] for r in rows].index("AdaptiveAvgPool2d") - 1]
+    last = last_feature_layer(net)
     low = last["start"] - last["jump"] / 2
     high = last["start"] + (last["size"] - 0.5) * last["jump"]
     for a, (i, cls, kind) in zip(ax.flat, panels, strict=False):

@@ -50,7 +50,7 @@ results = {}"""
 
 def step_md(name: str) -> str:
     cls = model._REGISTRY[name]
-    rest = " ".join(" ".join(p.split()) for p in (cls.__doc__ or "").strip().split("\n\n")[1:])
+    rest = model.get_details(name)
     analysis = " ".join(getattr(cls, "analysis", "").split()) or "_See the README._"
     return (
         f"## {name}\n\n**Target.** {model.get_target(name)} {rest}\n\n"

@@ -54,6 +54,13 @@ def get_target(name: str) -> str:
     return " ".join(doc.split("\n\n")[0].split())
 
 
+def get_details(name: str) -> str:
+    """The rest of the model's docstring after the Target, as one paragraph."""
+    get_model(name)
+    paragraphs = (_REGISTRY[name].__doc__ or "").strip().split("\n\n")[1:]
+    return " ".join(" ".join(p.split()) for p in paragraphs)
+
+
 def count_parameters(model: nn.Module) -> int:
     """Trainable parameters, counted the way torchsummary counts them."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -64,9 +64,7 @@ class Report:
             runs = self.runs[name]
             figs[f"{name}_curves.png"] = lambda runs=runs, name=name: utils.plot_curves(runs, f"{name}: every seed")
             figs[f"{name}_lr.png"] = lambda runs=runs: utils.plot_lr(runs[:1])
-            figs[f"{name}_misclassified.png"] = lambda runs=runs: utils.plot_misclassified(
-                runs[0], utils.load_mnist(log=lambda s: None).test_images
-            )
+            figs[f"{name}_misclassified.png"] = lambda runs=runs: utils.plot_misclassified(runs[0], self.test_set()[0])
             figs[f"{name}_per_class.png"] = lambda runs=runs: utils.plot_per_class(runs[0])
             figs[f"{name}_confusion.png"] = lambda runs=runs: utils.plot_confusion(runs[0])
             if self.has_weights(name):
@@ -203,7 +201,7 @@ class Report:
             if name not in self.runs:
                 continue
             cls = model_lib._REGISTRY[name]
-            doc = " ".join(" ".join(p.split()) for p in (cls.__doc__ or "").strip().split("\n\n")[1:])
+            doc = model_lib.get_details(name)
             parts.append(
                 f"### {name}\n\n**Target.** {model_lib.get_target(name)} {doc}\n\n"
                 f"**Results** (seed 1, `results/{name}-seed1.json`):\n\n{self.step_results(name)}\n\n"

@@ -471,7 +471,7 @@ def example_figure():
     return fig
 
 
-STAGES = ("probe", "full", "recipe")
+STAGES = ("probe", "full", "recipe", "grid")
 
 
 def recipe_changes(config: dict) -> list[str]:
@@ -499,7 +499,7 @@ def recipe_changes(config: dict) -> list[str]:
 
 
 def search_order(r: utils.Result) -> tuple:
-    """Search runs by stage (probe, full, recipe), best first; other validation runs after them."""
+    """Search runs by stage (probe, full, recipe, grid), best first; other validation runs after them."""
     tag = r.config.get("tag", "")
     stage = next((i for i, s in enumerate(STAGES) if tag.startswith(s + "-")), len(STAGES))
     import search

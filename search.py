@@ -9,7 +9,8 @@ live in an SQLite file, so an interrupted stage resumes where it stopped.
     python search.py probe                         # stage 1: every candidate, 5-epoch schedule, seed 1
     python search.py full --top 6                  # stage 2: the best probes, 15 epochs, pruned at 5 and 10
     python search.py recipe --base sep5x16 --trials 12   # stage 3: TPE over the training recipe of one shape
-    python search.py seeds --runs full-sep5x16 recipe-t03 --seeds 2 3   # stage 4: more seeds, full length
+    python search.py grid                          # stage 4: stacks x named recipe changes, 15 epochs, unpruned
+    python search.py seeds --runs full-sep5x16 grid-m7+wd1e-4 --seeds 2 3   # stage 5: more seeds, full length
     python search.py teacher                       # S6_Model on the same 50k images: distillation's teacher
 """
 
@@ -59,6 +60,10 @@ CANDIDATES: dict[str, str] = {
     "sep-two-pools": "p8 s12 M D ps16 ps16 M ps20 ps20 ps20",  # separable, two pools, receptive field 40
     "sep-two-pools-t": "8 12 M D t8 ps16 ps16 M ps16 ps20",
     "sep5x16-t6": "6 12 M D t6 s16 s16 s16 s16 s16",
+    # Model_7's shape with its parameters moved: a wider first convolution, or fewer and wider layers after the pool
+    "m7-w8-10": "8 10 M D t6 10 10 10",
+    "m7-w8-8": "8 8 M D t8 10 10 10",
+    "m7-wide3": "8 12 M D t8 12 12",
 }
 
 
@@ -159,7 +164,7 @@ def run_trials(st, objective, n_trials: int, lock=None) -> None:
             raise
         else:
             st.tell(trial, value)
-            utils.say(f"trial {trial.number} finished: {value:.4f}, {trial.params}")
+            utils.say(f"trial {trial.number} finished: {value:.4f}, {trial.params or trial.user_attrs}")
 
 
 def _worker(storage: str, study_name: str, make_objective, options: dict, n_trials: int, lock) -> None:
@@ -306,6 +311,83 @@ def recipe_objective(base: str):
     return objective
 
 
+def augmentation(factor: float) -> dict:
+    """Model_7's rotation, scale and shift, all scaled by ``factor``."""
+    return dict(rotate=10.0 * factor, scale=0.1 * factor, translate=2.0 * factor)
+
+
+# Named changes to the base recipe for the grid stage. The recipe stage pruned at epoch 5, near the peak of the
+# one-cycle rate, where a run with more regularization or a higher rate is behind and may still end ahead:
+# these run the whole schedule.
+RECIPE_CHANGES: dict[str, dict] = {
+    "wd1e-4": dict(weight_decay=1e-4),
+    "wd5e-5": dict(weight_decay=5e-5),
+    "aug0.5": augmentation(0.5),
+    "aug0.75": augmentation(0.75),
+    "aug1.5": augmentation(1.5),
+    "drop0.02": dict(dropout=0.02),
+    "drop0.1": dict(dropout=0.1),
+    "lr0.05": dict(lr=0.05),
+    "lr0.2": dict(lr=0.2),
+    "warm0.15": dict(warmup=0.15),
+    "warm0.4": dict(warmup=0.4),
+    "bs64": dict(batch_size=64),
+    "adam0.01": dict(optimizer="adam", lr=0.01),
+}
+# "<candidate>[+<change>...]": a stack with changes of its recipe (a bare candidate is the base recipe).
+GRID = [
+    "m7+wd1e-4",
+    "m7+aug0.5",
+    "m7+drop0.02",
+    "m7+lr0.2",
+    "m7+aug1.5",
+    "m7+adam0.01",
+    "m7-w8-10",
+    "m7-w8-8",
+    "m7-wide3",
+    "m7+warm0.15",
+]
+
+
+def grid_config(name: str, stage: str, epochs: int, seed: int = 1) -> utils.TrainConfig:
+    """The TrainConfig of a grid point ``<candidate>+<change>...``; a ValueError names an unknown part."""
+    stack, *changes = name.split("+")
+    if stack not in CANDIDATES:
+        raise ValueError(f"unknown candidate {stack!r} in {name!r}; see --list")
+    recipe: dict = {}
+    for change in changes:
+        if change not in RECIPE_CHANGES:
+            raise ValueError(f"unknown recipe change {change!r} in {name!r}; known: {', '.join(RECIPE_CHANGES)}")
+        recipe.update(RECIPE_CHANGES[change])
+    return config(name, CANDIDATES[stack], stage, epochs, seed, **recipe)
+
+
+def stage_grid(args) -> None:
+    """Stacks with named recipe changes, each once on the full schedule, seed 1, never pruned.
+    A point is a trial's user attribute, not a categorical parameter: the list of points grows between runs."""
+    import optuna
+
+    names = args.candidates or GRID
+    for name in names:
+        grid_config(name, "grid", FULL_EPOCHS)  # every name is checked before anything trains
+    st = study("grid", args.storage)
+    fail_orphans(st)
+    states = optuna.trial.TrialState
+    kept = (states.COMPLETE, states.PRUNED, states.WAITING)  # a failed (interrupted) trial is queued again
+    seen = {t.user_attrs.get("point") for t in st.trials if t.state in kept}
+    for name in names:
+        if name not in seen:
+            st.enqueue_trial({}, user_attrs={"point": name})
+    optimize(args, "grid", grid_objective, queued(st))
+
+
+def grid_objective():
+    def objective(trial):
+        return run_trial(trial, grid_config(trial.user_attrs["point"], "grid", FULL_EPOCHS), prune=False)
+
+    return objective
+
+
 def stage_seeds(args) -> None:
     """Runs already made on seed 1, again on other seeds, full length, never pruned."""
     configs = []
@@ -365,11 +447,15 @@ def list_candidates() -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("stage", nargs="?", choices=["probe", "full", "recipe", "seeds", "teacher"])
+    p.add_argument("stage", nargs="?", choices=["probe", "full", "recipe", "grid", "seeds", "teacher"])
     p.add_argument("--list", action="store_true", help="list the candidates and exit")
     p.add_argument("--storage", default=DEFAULT_STORAGE, help="Optuna storage URL (default: build/search.db)")
     p.add_argument("--top", type=int, default=6, help="full: how many of the best probes")
-    p.add_argument("--candidates", nargs="+", help="probe, full: these candidates only (full: instead of the best)")
+    p.add_argument(
+        "--candidates",
+        nargs="+",
+        help="probe, full: these candidates only (full: instead of the best); grid: these points, e.g. m7+wd1e-4",
+    )
     p.add_argument("--base", help="recipe: the candidate whose recipe is searched")
     p.add_argument("--trials", type=int, default=12, help="recipe: number of trials")
     p.add_argument("--runs", nargs="+", help="seeds: run names without model and seed, e.g. full-sep5x16")
@@ -405,13 +491,15 @@ def main(argv: list[str] | None = None) -> int:
         "probe": stage_probe,
         "full": stage_full,
         "recipe": stage_recipe,
+        "grid": stage_grid,
         "seeds": stage_seeds,
         "teacher": stage_teacher,
     }
     try:
         if args.stage is None:
-            raise ValueError("name a stage (probe, full, recipe, seeds, teacher) or --list")
-        unknown = [c for c in (args.candidates or []) + ([args.base] if args.base else []) if c not in CANDIDATES]
+            raise ValueError("name a stage (probe, full, recipe, grid, seeds, teacher) or --list")
+        named = [] if args.stage == "grid" else (args.candidates or [])  # grid points are checked by the stage
+        unknown = [c for c in named + ([args.base] if args.base else []) if c not in CANDIDATES]
         if unknown:
             raise ValueError(f"unknown candidate(s) {', '.join(unknown)}; see --list")
         if args.stage == "recipe" and not args.base:

@@ -31,6 +31,21 @@ def test_a_candidates_config_builds_its_stack_with_the_recipe_of_its_model():
     assert model_lib.count_parameters(cfg.build()) == search.describe(search.CANDIDATES["sep5x16"])["params"]
 
 
+def test_a_grid_point_is_its_stack_with_every_named_change():
+    cfg = search.grid_config("m7-wide3+wd1e-4+aug0.5", "grid", 15)
+    assert cfg.layers == search.CANDIDATES["m7-wide3"] and cfg.tag == "grid-m7-wide3+wd1e-4+aug0.5"
+    assert cfg.weight_decay == 1e-4 and (cfg.rotate, cfg.scale, cfg.translate) == (5.0, 0.05, 1.0)
+    plain = search.grid_config("m7", "grid", 15)
+    assert plain == search.config("m7", search.CANDIDATES["m7"], "grid", 15)  # no change: the base recipe
+    assert all(search.grid_config(point, "grid", 15) for point in search.GRID)
+
+
+@pytest.mark.parametrize("point", ["nope+wd1e-4", "m7+nope", "m7+"])
+def test_an_unknown_grid_point_is_refused(point):
+    with pytest.raises(ValueError, match="unknown"):
+        search.grid_config(point, "grid", 15)
+
+
 def run(*args):
     return subprocess.run(
         [sys.executable, "search.py", *args], cwd=utils.REPO, capture_output=True, text=True, timeout=600
@@ -47,6 +62,11 @@ def test_every_stage_runs_end_to_end_in_dry_run_mode(mnist, tmp_path):
     full = run("full", "--dry-run", "--top", "1", "--storage", storage)
     assert full.returncode == 0, full.stderr[-2000:]
     assert "Model_7-full-" in full.stdout  # the best probe, on the full schedule
+    grid = run("grid", "--dry-run", "--workers", "2", "--candidates", "m7+wd1e-4", "m7-wide3", "--storage", storage)
+    assert grid.returncode == 0, grid.stderr[-2000:]
+    assert "Model_7-grid-m7+wd1e-4-seed1" in grid.stdout and "Model_7-grid-m7-wide3-seed1" in grid.stdout
+    again = run("grid", "--dry-run", "--candidates", "m7+wd1e-4", "m7-wide3", "m7+aug0.5", "--storage", storage)
+    assert again.returncode == 0 and again.stdout.count("finished") == 1  # only the new point runs
 
 
 @pytest.mark.parametrize(
@@ -55,6 +75,7 @@ def test_every_stage_runs_end_to_end_in_dry_run_mode(mnist, tmp_path):
         (["probe", "--candidates", "nope"], "unknown candidate(s) nope"),
         (["recipe"], "recipe needs --base CANDIDATE"),
         (["seeds"], "seeds needs --runs"),
+        (["grid", "--candidates", "m7+nope"], "unknown recipe change 'nope'"),
         (["probe", "--workers", "0"], "--workers must be at least 1"),
         ([], "name a stage"),
     ],

@@ -27,6 +27,7 @@ OVERRIDES = {
     "weight_decay": (float, "L2 weight decay"),
     "schedule": (str, "constant or onecycle"),
     "warmup": (float, "one-cycle: fraction of the steps spent ramping up"),
+    "hold": (int, "one-cycle: the last HOLD epochs stay at the final rate; the cycle spans the epochs before them"),
     "rotate": (float, "augmentation: maximum rotation in degrees"),
     "scale": (float, "augmentation: maximum scale change, as a fraction"),
     "translate": (float, "augmentation: maximum shift in pixels"),

@@ -373,6 +373,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     schedule: str = "constant"  # constant | onecycle
     warmup: float = 0.25  # one-cycle: fraction of the steps spent ramping up
+    hold: int = 0  # one-cycle: the last ``hold`` epochs stay at the final rate (the cycle spans the ones before)
     rotate: float = 0.0  # degrees
     scale: float = 0.0  # fraction
     translate: float = 0.0  # pixels
@@ -411,6 +412,8 @@ class TrainConfig:
             raise ValueError(f"optimizer must be sgd or adam, got {self.optimizer!r}")
         if self.schedule not in ("constant", "onecycle"):
             raise ValueError(f"schedule must be constant or onecycle, got {self.schedule!r}")
+        if not 0 <= self.hold < self.epochs or (self.hold and self.schedule != "onecycle"):
+            raise ValueError(f"hold must be in [0, epochs) and needs the one-cycle schedule, got {self.hold}")
         if self.eval_split not in ("test", "val"):
             raise ValueError(f"eval_split must be test or val, got {self.eval_split!r}")
         if self.train_limit < 0 or self.eval_limit < 0:
@@ -471,7 +474,8 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig, steps_per_epoch: int):
     else:
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     if cfg.schedule == "onecycle":
-        total = cfg.epochs * steps_per_epoch
+        cycle_epochs = cfg.epochs - cfg.hold
+        total = cycle_epochs * steps_per_epoch
         if total < 4:
             raise ValueError(
                 f"the one-cycle schedule needs at least 4 steps, got {total} "
@@ -482,15 +486,29 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig, steps_per_epoch: int):
         sched = torch.optim.lr_scheduler.OneCycleLR(
             opt,
             max_lr=cfg.lr,
-            epochs=cfg.epochs,
+            epochs=cycle_epochs,
             steps_per_epoch=steps_per_epoch,
             pct_start=warmup,
             div_factor=10,
             final_div_factor=100,
         )
+        if cfg.hold:
+            sched = HoldFinalRate(sched, total)
     else:
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
     return opt, sched
+
+
+class HoldFinalRate:
+    """A schedule of ``steps`` steps that keeps its final rate for every step after them."""
+
+    def __init__(self, sched, steps: int) -> None:
+        self.sched, self.steps, self.taken = sched, steps, 0
+
+    def step(self) -> None:
+        if self.taken < self.steps - 1:  # the last of the schedule's steps sets its final rate
+            self.sched.step()
+            self.taken += 1
 
 
 @dataclass

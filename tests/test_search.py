@@ -38,6 +38,8 @@ def test_a_grid_point_is_its_stack_with_every_named_change():
     plain = search.grid_config("m7", "grid", 15)
     assert plain == search.config("m7", search.CANDIDATES["m7"], "grid", 15)  # no change: the base recipe
     assert all(search.grid_config(point, "grid", 15) for point in search.GRID)
+    model_8 = search.grid_config("Model_8+hold2", "grid", 15)  # a registered model's stack, as a reference point
+    assert model_8.layers == " ".join(model_lib.get_model("Model_8").layers) and model_8.hold == 2
 
 
 @pytest.mark.parametrize("point", ["nope+wd1e-4", "m7+nope", "m7+"])

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 import utils
 
@@ -79,8 +80,38 @@ def test_one_cycle_schedule_peaks_then_anneals(short_run):
     assert trace[0] < peak / 5 and trace[-1] < peak / 100
 
 
+def rates(cfg, steps_per_epoch=10):
+    """The rate of every step of ``cfg``'s schedule, as train_epoch steps it."""
+    opt, sched = utils.make_optimizer(torch.nn.Linear(1, 1), cfg, steps_per_epoch)
+    trace = []
+    for _ in range(cfg.epochs * steps_per_epoch):
+        trace.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return trace
+
+
+def test_a_held_final_rate_keeps_the_cycles_floor_for_the_last_epochs():
+    plain = utils.TrainConfig.for_model("Model_6", epochs=5)
+    held = utils.TrainConfig.for_model("Model_6", epochs=5, hold=2)
+    cycle = rates(utils.TrainConfig.for_model("Model_6", epochs=3))
+    trace = rates(held)
+    assert trace[:30] == pytest.approx(cycle)  # the whole cycle over the first 3 epochs ...
+    assert trace[30:] == [cycle[-1]] * 20  # ... then its final rate, held
+    assert cycle[-1] < max(cycle) / 500
+    assert rates(plain)[-20:] != trace[-20:]  # without a hold the rate still anneals there
+
+
 def test_bad_config_values_are_rejected():
-    for bad in (dict(epochs=0), dict(batch_size=-1), dict(lr=0), dict(schedule="cosine"), dict(eval_split="train")):
+    for bad in (
+        dict(epochs=0),
+        dict(batch_size=-1),
+        dict(lr=0),
+        dict(schedule="cosine"),
+        dict(eval_split="train"),
+        dict(hold=15),
+        dict(hold=-1),
+    ):
         with pytest.raises(ValueError):
             utils.TrainConfig.for_model("Model_6", **bad)
     with pytest.raises(ValueError, match="unknown TrainConfig field"):
@@ -107,6 +138,7 @@ def run_cli(*args):
         (["--layers", "8 x12 M"], "bad layer token 'x12'"),
         (["--layers", "8 16 16 16 16 16 16 16 16 16 16 16 16 16"], "shrink the 28x28 image to nothing"),
         (["--ema", "1.5"], "ema must be in [0, 1)"),
+        (["--hold", "2", "--schedule", "constant"], "hold must be in [0, epochs) and needs the one-cycle schedule"),
         (["--distill", "0.5"], "distillation needs both a teacher and a distill weight"),
     ],
 )

@@ -345,11 +345,16 @@ GRID = [
     "m7+aug0.5",
     "m7+drop0.02",
     "m7+lr0.2",
+    "m7+hold2",
+    "Model_8",
+    "Model_8+hold2",
+    "Model_6",
+    "Model_6+hold2",
     "m7+aug1.5",
-    "m7+adam0.01",
     "m7-w8-10",
     "m7-w8-8",
     "m7-wide3",
+    "m7+adam0.01",
     "m7+warm0.15",
 ]
 

@@ -10,9 +10,9 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-import check_notebook
 import model as model_lib
 import utils
+from tests import check_notebook
 
 CHECKER = utils.REPO / "tests" / "check_notebook.py"
 MODEL_6_PARAMS = f"{model_lib.count_parameters(model_lib.get_model('Model_6')):,}"

@@ -6,10 +6,10 @@ import json
 import nbformat
 import pytest
 
-import check_notebook
 import make_notebooks
 import run_notebooks
 import utils
+from tests import check_notebook
 
 NOTEBOOKS = list(run_notebooks.BARS)
 

@@ -1,0 +1,153 @@
+"""Mutation testing of the code that stands between a wrong number and the README, with mutmut.
+
+    python mutate.py                 # mutate the functions in SCOPE, run their tests, print the counts per file
+    python mutate.py --counts        # the counts of the last run, without running anything
+    python mutate.py --max-children 2
+
+mutmut changes one small thing at a time in the functions below (an operator, a constant, a condition)
+and runs the tests that reach that function: a mutant that no test notices has *survived*. A survivor is
+either a missing test, or a change that behaves exactly as the original (an *equivalent* mutant): those
+are listed in mutation-equivalents.txt, one per line, with the reason. The exit status is 1 when a
+survivor is not listed there. The settings (files, tests) are in pyproject.toml's [tool.mutmut].
+It takes a while (minutes per file): it is not part of the default test run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent
+EQUIVALENTS = REPO / "mutation-equivalents.txt"
+
+# file -> the mutmut names of its functions in scope (glob patterns)
+SCOPE: dict[str, list[str]] = {
+    # the notebook checker: all of it
+    "tests/check_notebook.py": ["tests.check_notebook.*"],
+    # report.py's check path: README blocks replaced in place, figures compared by what they draw
+    "report.py": [f"report.x_{name}__mutmut_*" for name in ("check", "render_readme", "fingerprint")],
+    # utils.py: data verification, the splits, seeding, the bar, results files and weights
+    "utils.py": [
+        f"utils.x_{name}__mutmut_*"
+        for name in (
+            "file_md5",
+            "write_atomic",
+            "install_verified",
+            "unverified_files",
+            "idx_bytes",
+            "raw_files_from_mnist_pickle",
+            "ensure_mnist",
+            "read_idx",
+            "validation_split",
+            "make_split",
+            "seed_everything",
+            "meets_bar",
+            "result_path",
+            "save_result",
+            "load_result",
+            "load_results",
+            "weights_path",
+            "save_weights",
+            "load_weights",
+        )
+    ]
+    + ["utils.xǁ_NumpyOnlyUnpicklerǁfind_class__mutmut_*"],
+}
+
+
+def file_of(mutant: str) -> str | None:
+    for path, patterns in SCOPE.items():
+        if any(fnmatch.fnmatchcase(mutant, p) for p in patterns):
+            return path
+    return None
+
+
+def mutmut(*args: str, capture: bool = False) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("mutmut")
+    return subprocess.run([str(exe), *args], cwd=REPO, text=True, capture_output=capture)
+
+
+def statuses() -> dict[str, str]:
+    """Every mutant of the last run in scope -> mutmut's status (killed, survived, timeout, no tests, ...)."""
+    out = mutmut("results", "--all", "true", capture=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"mutmut results failed: {out.stderr.strip()[-500:]}")
+    found = {}
+    for line in out.stdout.splitlines():
+        name, sep, status = line.strip().rpartition(": ")
+        if sep and file_of(name):
+            found[name] = status
+    return found
+
+
+def equivalents(path: Path = EQUIVALENTS) -> dict[str, str]:
+    """mutation-equivalents.txt: '<mutant name>  <why it behaves as the original>' per line, '#' comments."""
+    listed = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                name, _, reason = line.partition(" ")
+                if not reason.strip():
+                    raise ValueError(f"{path.name}: {name} has no reason")
+                listed[name] = reason.strip()
+    return listed
+
+
+def counts(found: dict[str, str], listed: dict[str, str]) -> tuple[list[dict], list[str]]:
+    """Rows per file (killed, survived, of them listed as equivalent, other states) and the unexplained survivors."""
+    rows, unexplained = [], []
+    for path in SCOPE:
+        mine = {n: s for n, s in found.items() if file_of(n) == path}
+        by_status = Counter(mine.values())
+        survivors = [n for n, s in mine.items() if s != "killed"]
+        unexplained += [n for n in survivors if n not in listed]
+        total = len(mine)
+        rows.append(
+            {
+                "file": path,
+                "mutants": total,
+                "killed": by_status["killed"],
+                "not killed": len(survivors),
+                "listed as equivalent": sum(n in listed for n in survivors),
+                "killed %": f"{100 * by_status['killed'] / total:.1f}" if total else "-",
+                "states": ", ".join(f"{s} {k}" for s, k in sorted(by_status.items())),
+            }
+        )
+    return rows, sorted(unexplained)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--counts", action="store_true", help="only print the counts of the last run")
+    p.add_argument("--max-children", type=int, default=2, help="mutants tested at a time (default: 2)")
+    args = p.parse_args(argv)
+    try:
+        listed = equivalents()
+    except ValueError as err:
+        print(f"mutate.py: error: {err}", file=sys.stderr)
+        return 2
+    if not args.counts:
+        patterns = [pattern for patterns in SCOPE.values() for pattern in patterns]
+        run = mutmut("run", "--max-children", str(args.max_children), *patterns)
+        if run.returncode != 0:
+            print(f"mutate.py: error: mutmut run exited {run.returncode}", file=sys.stderr)
+            return 1
+    found = statuses()
+    if not found:
+        print("mutate.py: error: no mutants on record: run python mutate.py first", file=sys.stderr)
+        return 2
+    rows, unexplained = counts(found, listed)
+    for row in rows:
+        print("  ".join(f"{k}: {v}" for k, v in row.items()))
+    for name in unexplained:
+        print(f"not killed and not listed as equivalent: {name}  (mutmut show {name})")
+    return 1 if unexplained else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -306,10 +306,10 @@ class Model_7(Model_6):
     layers = ("6", "12", "M", "D", "t6", "10", "10", "11")
     analysis = (
         "Below 3,500 parameters the same recipe falls short of the bar on every seed, by about a tenth "
-        "of a percent in the last epochs. The search on the validation split (search.py) tried 22 other "
-        "stacks of 2,082 to 3,496 parameters, and the recipe's ideas one at a time on this stack: none of "
-        "the runs that went the full 15 epochs ended above this stack with this recipe. The frontier "
-        "table shows where the bar starts to hold."
+        "of a percent in the last epochs. The search on the validation split (search.py) tried 25 other "
+        "stacks of 2,082 to 3,496 parameters, and the recipe's ideas one at a time on this stack: of the "
+        "runs that went the full 15 epochs, only the one that holds the final rate for the last 2 epochs "
+        "ended above this stack with this recipe. That is the next step."
     )
 
 
@@ -362,7 +362,7 @@ class S6_Model(TinyNet):
 
 # The models that the notebooks name as final, that CI checks and trains in full, and the README reports.
 S7_FINAL = "Model_6"  # Session 7: fewer than 8,000 parameters
-S7_SMALLEST = "Model_7"  # our bar: at most 3,500 parameters
+S7_SMALLEST = "Model_9"  # our bar: at most 3,500 parameters
 S6_FINAL = "S6_Model"  # Session 6: fewer than 20,000 parameters
 
 

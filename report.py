@@ -329,6 +329,8 @@ class Report:
             mean, base_mean = sum(mine) / len(mine), sum(theirs) / len(theirs)
             rows.append(
                 {
+                    "stack": r.config["layers"],
+                    "seed": r.config["seed"],
                     "change": changes[0],
                     "compared on": "last 3 epochs (mean)" if n == 15 else f"epoch {n} (pruned there)",
                     "validation": f"{mean:.2f}%",
@@ -336,7 +338,7 @@ class Report:
                     "difference": f"{mean - base_mean:+.2f}",
                 }
             )
-        rows.sort(key=lambda row: (row["compared on"] != "last 3 epochs (mean)", -float(row["difference"])))
+        rows.sort(key=lambda row: (row["compared on"] != "last 3 epochs (mean)", -float(row["difference"]), row["seed"]))
         return utils.markdown_table(rows) if rows else "_No one-change runs in results/val yet._"
 
     def stage_summary(self) -> str:

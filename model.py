@@ -338,6 +338,13 @@ class Model_9(Model_7):
     """
 
     recipe = dict(Model_7.recipe, hold=2)
+    analysis = (
+        "Holding the final rate lifts the smallest stack on the test set as well: over 5 seeds the mean of "
+        "the last 3 epochs is a few hundredths above Model_7's, and 2 of the 5 seeds hold each of their last "
+        "3 epochs at 99.4% or more, where Model_7 held none. The other 3 seeds stay up to a tenth short, and "
+        "at the held rate the accuracy still moves by up to a tenth from one epoch to the next (seed 5): at "
+        "3,434 parameters the bar depends on the seed, not on the model."
+    )
 
 
 # ---------------------------------------------------------------------- Session 6

@@ -2,6 +2,7 @@
 
     python mutate.py                 # mutate the functions in SCOPE, run their tests, print the counts per file
     python mutate.py --counts        # the counts of the last run, without running anything
+    python mutate.py --files tests/check_notebook.py report.py   # some of the files in scope only
     python mutate.py --max-children 2
 
 mutmut changes one small thing at a time in the functions below (an operator, a constant, a condition)
@@ -125,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--counts", action="store_true", help="only print the counts of the last run")
     p.add_argument("--max-children", type=int, default=2, help="mutants tested at a time (default: 2)")
+    p.add_argument("--files", nargs="+", choices=list(SCOPE), default=list(SCOPE), help="these files in scope only")
     args = p.parse_args(argv)
     try:
         listed = equivalents()
@@ -132,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mutate.py: error: {err}", file=sys.stderr)
         return 2
     if not args.counts:
-        patterns = [pattern for patterns in SCOPE.values() for pattern in patterns]
+        patterns = [pattern for path in args.files for pattern in SCOPE[path]]
         run = mutmut("run", "--max-children", str(args.max_children), *patterns)
         if run.returncode != 0:
             print(f"mutate.py: error: mutmut run exited {run.returncode}", file=sys.stderr)

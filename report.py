@@ -338,7 +338,9 @@ class Report:
                     "difference": f"{mean - base_mean:+.2f}",
                 }
             )
-        rows.sort(key=lambda row: (row["compared on"] != "last 3 epochs (mean)", -float(row["difference"]), row["seed"]))
+        rows.sort(
+            key=lambda row: (row["compared on"] != "last 3 epochs (mean)", -float(row["difference"]), row["seed"])
+        )
         return utils.markdown_table(rows) if rows else "_No one-change runs in results/val yet._"
 
     def stage_summary(self) -> str:
@@ -545,7 +547,13 @@ def check(report: Report, readme: Path = README, figures: Path | None = None) ->
                 problems.append(f"{link}/{name} differs from what results/ gives")
             if f"]({link}/{name})" not in text:
                 problems.append(f"README.md does not link {name}")
+        problems += [f"{link}/{name} is no longer made by report.py" for name in stale_figures(figures, fresh)]
     return problems
+
+
+def stale_figures(folder: Path, made: dict[str, str]) -> list[str]:
+    """Images in the figures folder that report.py does not make (any more)."""
+    return sorted(p.name for p in Path(folder).glob("*.png") if p.name not in made)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -563,6 +571,9 @@ def main(argv: list[str] | None = None) -> int:
         print("README.md and figures agree with results/" if not problems else f"{len(problems)} difference(s)")
         return 1 if problems else 0
     written = report.write_figures(report.figures)
+    for name in stale_figures(report.figures, written):
+        (report.figures / name).unlink()
+        print(f"removed {name}: no longer made")
     README.write_text(render_readme(README.read_text(), report.blocks()))
     print(f"wrote README.md and {len(written)} figures in {report.figures.relative_to(utils.REPO)}")
     return 0

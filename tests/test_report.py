@@ -54,5 +54,9 @@ def test_check_reports_a_tampered_readme_and_a_tampered_figure(tmp_path):
     assert any("README.md differs" in p for p in report.check(rep, readme, figures))
     readme.write_text(text)
     victim = sorted(figures.glob("*.png"))[0]
-    victim.write_bytes(victim.read_bytes()[:-100])
+    original = victim.read_bytes()
+    victim.write_bytes(original[:-100])
     assert any(victim.name in p for p in report.check(rep, readme, figures))
+    victim.write_bytes(original)
+    (figures / "Model_0_curves.png").write_bytes(original)  # a figure that nothing makes any more
+    assert report.check(rep, readme, figures) == ["results/figures/Model_0_curves.png is no longer made by report.py"]

@@ -176,8 +176,22 @@ def test_missing_notebook(tmp_path):
 
 def test_badges_follow_the_outcome(tmp_path):
     path = write(tmp_path, model_output(accuracies=(9950, 9950, 9939, 9950)))
-    run(path, "--badges", str(tmp_path / "badges"))
-    badges = {p.name: json.loads(p.read_text()) for p in (tmp_path / "badges").iterdir()}
-    assert badges["nb-accuracy.json"]["color"] == "red"
-    assert badges["nb-parameters.json"]["color"] == "brightgreen"
+    folder = tmp_path / "not" / "yet" / "there"
+    run(path, "--badges", str(folder))
+    badges = {p.name: json.loads(p.read_text()) for p in folder.iterdir()}
     assert set(badges) == {f"nb-{k}.json" for k in ("parameters", "batchnorm", "dropout", "gap", "accuracy")}
+    assert badges["nb-accuracy.json"] == {
+        "schemaVersion": 1,
+        "label": "nb accuracy",
+        "message": "fail (99.50%, 99.39%, 99.50%)",
+        "color": "red",
+    }
+    assert badges["nb-parameters.json"] == {
+        "schemaVersion": 1,
+        "label": "nb parameters",
+        "message": f"pass ({MODEL_6_PARAMS})",
+        "color": "brightgreen",
+    }
+    assert badges["nb-gap.json"] == {"schemaVersion": 1, "label": "nb GAP", "message": "pass", "color": "brightgreen"}
+    for key in ("batchnorm", "dropout"):
+        assert badges[f"nb-{key}.json"]["message"] == "pass" and badges[f"nb-{key}.json"]["color"] == "brightgreen"

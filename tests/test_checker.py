@@ -147,7 +147,7 @@ def test_model_no_longer_in_model_py(tmp_path):
             ),
             "raised ZeroDivisionError: division by zero",
         ),
-        (lambda p: p.write_text("{not json"), "not a readable notebook"),
+        (lambda p: p.write_text("{not json"), "not a readable notebook (NotJSONError"),
     ],
 )
 def test_unusable_notebooks(tmp_path, build, expected):
@@ -155,6 +155,27 @@ def test_unusable_notebooks(tmp_path, build, expected):
     build(path)
     code, out = run(path)
     assert code == 1 and expected in out, out
+
+
+def test_every_kind_of_output_a_real_notebook_has(tmp_path):
+    """Markdown before the code, stderr (never read), text results and pictures without text: only what the
+    code printed to stdout or returned as text counts."""
+    from nbformat.v4 import new_markdown_cell
+
+    good = model_output()
+    misleading = model_output(accuracies=(9000, 9000, 9000, 9000))
+    cells = [
+        new_markdown_cell("# A title, as every notebook has"),
+        new_code_cell("warn()", outputs=[new_output("stream", name="stderr", text=misleading)]),
+        new_code_cell("plot()", outputs=[new_output("display_data", data={"image/png": "iVBORw0KGgo="})]),
+        new_code_cell("run()", outputs=[new_output("execute_result", data={"text/plain": good}, execution_count=1)]),
+        new_code_cell("final()", outputs=[stream("Final model: Model_6\n")]),
+    ]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(new_notebook(cells=cells), str(path))
+    code, out = run(path)
+    assert code == 0, out
+    assert "PASS accuracy, each of the last 3 epochs: 99.42%, 99.45%, 99.51%" in out
 
 
 def test_missing_lines(tmp_path):

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # model.py, when this runs as a script from tests/
 SUMMARY_ROW = re.compile(r"^\s*(\w+)-\d+\s+\[([-\d, ]+)\]\s+[\d,]+\s*$")
 TOTAL_PARAMS = re.compile(r"^Total params: ([\d,]+)\s*$", re.M)
 TEST_LINE = re.compile(r"Test set: Average loss: [\d.]+, Accuracy: (\d+)/(\d+) \([\d.]+%\)")
@@ -50,19 +51,19 @@ def output_text(path: Path) -> str:
         nb = nbformat.read(str(path), as_version=4)
     except Exception as err:
         raise NotebookError(f"{path}: not a readable notebook ({type(err).__name__}: {err})") from None
-    chunks, n_outputs = [], 0
+    chunks, any_output = [], False
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
         for out in cell.get("outputs", []):
-            n_outputs += 1
+            any_output = True
             if out.output_type == "error":
                 raise NotebookError(f"cell {index} raised {out.ename}: {out.evalue}")
             if out.output_type == "stream" and out.name == "stdout":
                 chunks.append(out.text)
             elif out.output_type in ("execute_result", "display_data"):
                 chunks.append(out.get("data", {}).get("text/plain", ""))
-    if n_outputs == 0:
+    if not any_output:
         raise NotebookError(f"{path} has no outputs: execute it first")
     return "\n".join(chunks)
 
@@ -84,7 +85,6 @@ def model_section(text: str, name: str | None) -> tuple[str, str]:
 
 def built_parameters(name: str) -> int | None:
     """Parameters of ``name`` built from model.py now; None when model.py has no such model."""
-    sys.path.insert(0, str(REPO))
     import model as model_lib
 
     try:

@@ -73,6 +73,9 @@ def test_the_checked_model_is_the_final_one_not_the_others(tmp_path):
     weak = model_output("Model_1", accuracies=(9000,) * 15)
     code, out = run(write(tmp_path, weak, model_output()))
     assert code == 0, out
+    # between two other models: its section ends where the next one starts
+    code, out = run(write(tmp_path, weak, model_output(), model_output("Model_7", accuracies=(9000,) * 15)))
+    assert code == 0 and "PASS parameters: " + MODEL_6_PARAMS in out, out
 
 
 @pytest.mark.parametrize(
@@ -171,8 +174,10 @@ def test_every_kind_of_output_a_real_notebook_has(tmp_path):
         new_code_cell("run()", outputs=[new_output("execute_result", data={"text/plain": good}, execution_count=1)]),
         new_code_cell("final()", outputs=[stream("Final model: Model_6\n")]),
     ]
+    raw = json.loads(nbformat.writes(new_notebook(cells=[*cells, new_code_cell("never_run()")])))
+    del raw["cells"][-1]["outputs"]  # a code cell saved without its outputs key
     path = tmp_path / "nb.ipynb"
-    nbformat.write(new_notebook(cells=cells), str(path))
+    path.write_text(json.dumps(raw))
     code, out = run(path)
     assert code == 0, out
     assert "PASS accuracy, each of the last 3 epochs: 99.42%, 99.45%, 99.51%" in out
@@ -185,7 +190,7 @@ def test_missing_lines(tmp_path):
     code, out = run(write(tmp_path, summary_only))
     assert code == 1 and "no 'Test set: Average loss" in out
     code, out = run(write(tmp_path, model_output(), final=None))
-    assert code == 1 and "no 'Final model: <name>' line" in out
+    assert code == 1 and "no 'Final model: <name>' line in the outputs; pass --model" in out
     code, out = run(write(tmp_path, model_output(), final="Model_7"))
     assert code == 1 and "no 'Model: Model_7' section" in out
 

@@ -172,7 +172,7 @@ def test_every_kind_of_output_a_real_notebook_has(tmp_path):
         new_code_cell("warn()", outputs=[new_output("stream", name="stderr", text=misleading)]),
         new_code_cell("plot()", outputs=[new_output("display_data", data={"image/png": "iVBORw0KGgo="})]),
         new_code_cell("run()", outputs=[new_output("execute_result", data={"text/plain": good}, execution_count=1)]),
-        new_code_cell("final()", outputs=[stream("Final model: Model_6\n")]),
+        new_code_cell("final()", outputs=[new_output("display_data", data={"text/plain": "Final model: Model_6"})]),
     ]
     raw = json.loads(nbformat.writes(new_notebook(cells=[*cells, new_code_cell("never_run()")])))
     del raw["cells"][-1]["outputs"]  # a code cell saved without its outputs key
@@ -186,13 +186,33 @@ def test_every_kind_of_output_a_real_notebook_has(tmp_path):
 def test_missing_lines(tmp_path):
     code, out = run(write(tmp_path, "Model: Model_6\n" + log_line(9950) * 3))
     assert code == 1 and "no torchsummary table" in out
+    no_total = "\n".join(line for line in model_output().splitlines() if not line.startswith("Total params"))
+    code, out = run(write(tmp_path, no_total))
+    assert code == 1 and "no torchsummary table" in out
     summary_only = "Model: Model_6\n" + utils.model_summary(model_lib.get_model("Model_6"))
     code, out = run(write(tmp_path, summary_only))
     assert code == 1 and "no 'Test set: Average loss" in out
     code, out = run(write(tmp_path, model_output(), final=None))
-    assert code == 1 and "no 'Final model: <name>' line in the outputs; pass --model" in out
+    assert code == 1 and "FAIL notebook: no 'Final model: <name>' line in the outputs; pass --model\n" in out
     code, out = run(write(tmp_path, model_output(), final="Model_7"))
     assert code == 1 and "no 'Model: Model_7' section" in out
+
+
+def test_model_names_the_model_to_check(tmp_path):
+    weak = model_output("Model_1", accuracies=(9000,) * 15)
+    path = write(tmp_path, weak, model_output())  # the notebook's final model is Model_6, which passes
+    code, out = run(path, "--model", "Model_1")
+    assert code == 1 and "FAIL accuracy, each of the last 3 epochs: 90.00%, 90.00%, 90.00%" in out
+
+
+def test_the_parameter_limit_is_strict(tmp_path):
+    path = write(tmp_path, model_output())
+    at_limit = [a for a in BARS if a != "8000"]
+    at_limit.insert(BARS.index("8000"), MODEL_6_PARAMS.replace(",", ""))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = check_notebook.main([str(path), *at_limit])
+    assert code == 1 and f"FAIL parameters: {MODEL_6_PARAMS} (limit: fewer than {MODEL_6_PARAMS})" in out.getvalue()
 
 
 def test_missing_notebook(tmp_path):
@@ -204,6 +224,7 @@ def test_badges_follow_the_outcome(tmp_path):
     path = write(tmp_path, model_output(accuracies=(9950, 9950, 9939, 9950)))
     folder = tmp_path / "not" / "yet" / "there"
     run(path, "--badges", str(folder))
+    run(path, "--badges", str(folder))  # again, into the folder the first run made
     badges = {p.name: json.loads(p.read_text()) for p in folder.iterdir()}
     assert set(badges) == {f"nb-{k}.json" for k in ("parameters", "batchnorm", "dropout", "gap", "accuracy")}
     assert badges["nb-accuracy.json"] == {

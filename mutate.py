@@ -24,6 +24,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent
 EQUIVALENTS = REPO / "mutation-equivalents.txt"
+NOT_RUN = "not checked"  # mutmut's state of a mutant that no run has tested yet (an interrupted run)
 
 # file -> the mutmut names of its functions in scope (glob patterns)
 SCOPE: dict[str, list[str]] = {
@@ -100,18 +101,21 @@ def equivalents(path: Path = EQUIVALENTS) -> dict[str, str]:
 
 
 def counts(found: dict[str, str], listed: dict[str, str]) -> tuple[list[dict], list[str]]:
-    """Rows per file (killed, survived, of them listed as equivalent, other states) and the unexplained survivors."""
+    """Rows per file (tested, killed, not killed and of those listed as equivalent, every state) and the survivors
+    no reason explains. Mutants not tested yet are counted apart: they are neither killed nor survivors."""
     rows, unexplained = [], []
     for path in SCOPE:
         mine = {n: s for n, s in found.items() if file_of(n) == path}
         by_status = Counter(mine.values())
-        survivors = [n for n, s in mine.items() if s != "killed"]
+        tested = {n: s for n, s in mine.items() if s != NOT_RUN}
+        survivors = [n for n, s in tested.items() if s != "killed"]
         unexplained += [n for n in survivors if n not in listed]
-        total = len(mine)
+        total = len(tested)
         rows.append(
             {
                 "file": path,
-                "mutants": total,
+                "mutants tested": total,
+                "not yet tested": by_status[NOT_RUN],
                 "killed": by_status["killed"],
                 "not killed": len(survivors),
                 "listed as equivalent": sum(n in listed for n in survivors),

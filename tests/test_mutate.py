@@ -22,13 +22,16 @@ def test_counts_and_the_survivors_that_no_reason_explains():
         "report.x_check__mutmut_3": "survived",
         "utils.x_meets_bar__mutmut_1": "killed",
         "utils.x_meets_bar__mutmut_2": "timeout",
+        "utils.x_meets_bar__mutmut_3": "not checked",
     }
     rows, unexplained = mutate.counts(found, {"report.x_check__mutmut_2": "same output"})
     by_file = {row["file"]: row for row in rows}
-    assert by_file["report.py"]["mutants"] == 3 and by_file["report.py"]["killed"] == 1
+    assert by_file["report.py"]["mutants tested"] == 3 and by_file["report.py"]["killed"] == 1
+    assert by_file["utils.py"]["mutants tested"] == 2 and by_file["utils.py"]["not yet tested"] == 1
     assert by_file["report.py"]["listed as equivalent"] == 1 and by_file["report.py"]["killed %"] == "33.3"
-    assert by_file["tests/check_notebook.py"]["mutants"] == 0
-    assert unexplained == ["report.x_check__mutmut_3", "utils.x_meets_bar__mutmut_2"]  # a timeout is not a kill
+    assert by_file["tests/check_notebook.py"]["mutants tested"] == 0
+    # a timeout is not a kill; a mutant not tested yet is not a survivor
+    assert unexplained == ["report.x_check__mutmut_3", "utils.x_meets_bar__mutmut_2"]
 
 
 def test_an_equivalent_needs_its_reason(tmp_path):

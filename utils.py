@@ -397,7 +397,11 @@ class TrainConfig:
         unknown = set(overrides) - fields
         if unknown:
             raise ValueError(f"unknown TrainConfig field(s): {', '.join(sorted(unknown))}")
-        cfg = cls(**{"model": model, **model_lib.get_recipe(model), **overrides})
+        fields = {"model": model, **model_lib.get_recipe(model), **overrides}
+        epochs = fields.get("epochs", cls.epochs)
+        if "hold" not in overrides and fields.get("hold", 0) >= epochs > 0:
+            fields["hold"] = epochs - 1  # a shorter run (smoke, dry run) of a held recipe keeps one epoch of cycle
+        cfg = cls(**fields)
         cfg.validate()
         return cfg
 

@@ -102,6 +102,14 @@ def test_a_held_final_rate_keeps_the_cycles_floor_for_the_last_epochs():
     assert rates(plain)[-20:] != trace[-20:]  # without a hold the rate still anneals there
 
 
+def test_a_run_shorter_than_its_recipes_hold_keeps_one_epoch_of_cycle():
+    assert utils.TrainConfig.for_model("Model_9").hold == 2
+    assert utils.TrainConfig.for_model("Model_9", epochs=2).hold == 1
+    assert utils.TrainConfig.for_model("Model_9", epochs=1).hold == 0  # the notebooks' smoke runs, --dry-run
+    with pytest.raises(ValueError, match="hold must be in"):
+        utils.TrainConfig.for_model("Model_9", epochs=2, hold=2)  # asked for explicitly: refused
+
+
 def test_bad_config_values_are_rejected():
     for bad in (
         dict(epochs=0),

@@ -15,7 +15,6 @@ import io
 import json
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 import model as model_lib
@@ -41,6 +40,7 @@ class Report:
         for runs in self.runs.values():
             runs.sort(key=lambda r: r.config["seed"])
         self.selection = utils.load_results(self.results_dir / "val")
+        self._drawn = None
 
     def seed1(self, name: str) -> utils.Result:
         return self.runs[name][0]
@@ -86,24 +86,32 @@ class Report:
         data = utils.load_mnist(log=lambda s: None)
         return data.test_images, data.test_labels
 
-    def write_figures(self, folder: Path) -> dict[str, str]:
-        """Write every figure into ``folder`` with the fingerprints file; returns the fingerprints."""
-        import matplotlib
-        import matplotlib.pyplot as plt
+    def drawn_figures(self) -> dict[str, tuple[str, bytes]]:
+        """File name -> (fingerprint, PNG bytes) of every figure; drawn once per Report, since a check compares
+        them more than once and drawing them all takes seconds."""
+        if self._drawn is None:
+            import matplotlib.pyplot as plt
 
-        folder.mkdir(parents=True, exist_ok=True)
-        prints = {}
-        for file_name, make in self.figure_files().items():
-            made = make()
-            if isinstance(made, bytes):  # an image file itself, not a plot
-                png = made
-                prints[file_name] = hashlib.sha256(made).hexdigest()
-            else:
-                prints[file_name] = fingerprint(made)
+            self._drawn = {}
+            for file_name, make in self.figure_files().items():
+                made = make()
+                if isinstance(made, bytes):  # an image file itself, not a plot
+                    self._drawn[file_name] = (hashlib.sha256(made).hexdigest(), made)
+                    continue
                 buf = io.BytesIO()
                 made.savefig(buf, format="png", dpi=100, metadata={"Software": None})
                 plt.close(made)
-                png = buf.getvalue()
+                self._drawn[file_name] = (fingerprint(made), buf.getvalue())
+        return self._drawn
+
+    def write_figures(self, folder: Path) -> dict[str, str]:
+        """Write every figure into ``folder`` with the fingerprints file; returns the fingerprints."""
+        import matplotlib
+
+        folder.mkdir(parents=True, exist_ok=True)
+        prints = {}
+        for file_name, (value, png) in self.drawn_figures().items():
+            prints[file_name] = value
             utils.write_atomic(folder / file_name, png)
         record = {"matplotlib": matplotlib.__version__, "figures": prints}
         utils.write_atomic(folder / FINGERPRINTS, (json.dumps(record, indent=1, sort_keys=True) + "\n").encode())
@@ -531,23 +539,22 @@ def check(report: Report, readme: Path = README, figures: Path | None = None) ->
         problems.append("README.md differs from what results/ gives: run python report.py")
     link = FIGURES.relative_to(utils.REPO).as_posix()
     recorded = json.loads((figures / FINGERPRINTS).read_text()) if (figures / FINGERPRINTS).exists() else {}
-    with tempfile.TemporaryDirectory() as tmp:
-        fresh = report.write_figures(Path(tmp))
-        import matplotlib
+    import matplotlib
 
-        # Pixels are compared only with the matplotlib that drew the committed figures; what they show, always.
-        same_drawing = recorded.get("matplotlib") == matplotlib.__version__
-        for name, value in fresh.items():
-            committed = figures / name
-            if (
-                not committed.exists()
-                or recorded.get("figures", {}).get(name) != value
-                or (same_drawing and committed.read_bytes() != (Path(tmp) / name).read_bytes())
-            ):
-                problems.append(f"{link}/{name} differs from what results/ gives")
-            if f"]({link}/{name})" not in text:
-                problems.append(f"README.md does not link {name}")
-        problems += [f"{link}/{name} is no longer made by report.py" for name in stale_figures(figures, fresh)]
+    # Pixels are compared only with the matplotlib that drew the committed figures; what they show, always.
+    same_drawing = recorded.get("matplotlib") == matplotlib.__version__
+    fresh = report.drawn_figures()
+    for name, (value, png) in fresh.items():
+        committed = figures / name
+        if (
+            not committed.exists()
+            or recorded.get("figures", {}).get(name) != value
+            or (same_drawing and committed.read_bytes() != png)
+        ):
+            problems.append(f"{link}/{name} differs from what results/ gives")
+        if f"]({link}/{name})" not in text:
+            problems.append(f"README.md does not link {name}")
+    problems += [f"{link}/{name} is no longer made by report.py" for name in stale_figures(figures, fresh)]
     return problems
 
 

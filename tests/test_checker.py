@@ -66,7 +66,15 @@ def test_a_good_notebook_passes(tmp_path):
     code, out = run(write(tmp_path, model_output()))
     assert code == 0, out
     assert out.count("PASS") == 7 and "FAIL" not in out
-    assert f"PASS parameters: {MODEL_6_PARAMS}" in out and "99.42%, 99.45%, 99.51%" in out
+    assert out.splitlines() == [
+        f"PASS parameters: {MODEL_6_PARAMS} (limit: fewer than 8,000)",
+        f"PASS parameters match model.py: notebook printed {MODEL_6_PARAMS}, model.py builds {MODEL_6_PARAMS}",
+        "PASS BatchNorm: BatchNorm2d",
+        "PASS Dropout: Dropout2d",
+        "PASS global average pooling: AdaptiveAvgPool2d -> [-1, 16, 1, 1]",
+        "PASS epochs: 4 (limit: 15)",
+        "PASS accuracy, each of the last 3 epochs: 99.42%, 99.45%, 99.51% (bar: 99.4%)",
+    ]
 
 
 def test_the_checked_model_is_the_final_one_not_the_others(tmp_path):
@@ -114,6 +122,45 @@ def test_too_many_epochs(tmp_path):
     assert code == 1 and "FAIL epochs: 16 (limit: 15)" in out
 
 
+def test_the_limits_are_inclusive(tmp_path):
+    """15 epochs when 15 are allowed, and an epoch exactly at the bar, pass."""
+    code, out = run(write(tmp_path, model_output(accuracies=(9800,) * 12 + (9940, 9950, 9940))))
+    assert code == 0, out
+    assert "PASS epochs: 15 (limit: 15)" in out and "99.40%, 99.50%, 99.40% (bar: 99.4%)" in out
+
+
+def test_the_window_is_three_epochs_unless_told(tmp_path):
+    path = write(tmp_path, model_output(accuracies=(9900, 9950, 9950, 9950)))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = check_notebook.main([str(path), *BARS[:-2]])
+    assert code == 0 and "PASS accuracy, each of the last 3 epochs: 99.50%, 99.50%, 99.50%" in out.getvalue()
+    code, out = run(path, "--last", "4")
+    assert code == 1 and "FAIL accuracy, each of the last 4 epochs: 99.00%, 99.50%" in out
+
+
+def test_the_bars_are_required_and_documented(capsys):
+    with pytest.raises(SystemExit) as stop:
+        check_notebook.main(["nb.ipynb", "--max-params", "8000", "--max-epochs", "15"])
+    assert stop.value.code == 2 and "the following arguments are required: --min-acc" in capsys.readouterr().err
+    for missing in ("--max-params", "--max-epochs"):
+        args = [a for a in BARS if a not in (missing, {"--max-params": "8000", "--max-epochs": "15"}[missing])]
+        with pytest.raises(SystemExit):
+            check_notebook.main(["nb.ipynb", *args])
+        assert f"required: {missing}" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        check_notebook.main(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for words in (
+        "--max-params MAX_PARAMS parameters must be fewer than this",
+        "--min-acc MIN_ACC test accuracy bar, in percent",
+        "--last LAST each of the last N epochs must reach the bar",
+        "--model MODEL model to check (default: the notebook's 'Final model:' line)",
+        "--badges BADGES write shields.io badge files here",
+    ):
+        assert words in help_text, words
+
+
 def test_one_late_epoch_below_the_bar(tmp_path):
     code, out = run(write(tmp_path, model_output(accuracies=(9950, 9950, 9939, 9950))))
     assert code == 1 and "FAIL accuracy, each of the last 3 epochs: 99.50%, 99.39%, 99.50%" in out
@@ -121,7 +168,10 @@ def test_one_late_epoch_below_the_bar(tmp_path):
 
 def test_fewer_epochs_than_the_window(tmp_path):
     code, out = run(write(tmp_path, model_output(accuracies=(9950, 9950))))
-    assert code == 1 and "only 2 epoch(s) logged" in out
+    assert (
+        code == 1
+        and "FAIL accuracy, each of the last 3 epochs: 99.50%, 99.50% (bar: 99.4%; only 2 epoch(s) logged)" in out
+    )
 
 
 def test_model_no_longer_in_model_py(tmp_path):

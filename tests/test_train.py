@@ -67,6 +67,36 @@ def test_results_file_holds_everything_the_report_needs(short_run):
     assert loaded.history == result.history and loaded.accuracies() == result.accuracies()
 
 
+def fake_result(name: str, model: str, accuracies) -> utils.Result:
+    history = [utils.EpochRecord(i + 1, 0.01, 0.1, 99.0, 0.02, a, 1.0) for i, a in enumerate(accuracies)]
+    return utils.Result(name, model, 1000, {"seed": 1}, "test", history, [], [], [], [], 1.0)
+
+
+def test_the_bar_is_each_of_the_last_epochs_within_the_epoch_limit():
+    at_bar = fake_result("r", "M", (98.0,) * 12 + (99.4, 99.5, 99.4))
+    assert utils.meets_bar(at_bar, 99.4)  # at the bar counts; 15 epochs are allowed by default
+    assert not utils.meets_bar(at_bar, 99.41)
+    assert not utils.meets_bar(at_bar, 99.4, last=4)  # 98.0 is the 4th-last
+    assert not utils.meets_bar(at_bar, 99.4, max_epochs=14)
+    one_below = fake_result("r", "M", (99.5, 99.39, 99.5, 99.5))
+    assert not utils.meets_bar(one_below, 99.4) and utils.meets_bar(one_below, 99.4, last=2)
+    too_long = fake_result("r", "M", (99.5,) * 16)
+    assert not utils.meets_bar(too_long, 99.4) and utils.meets_bar(too_long, 99.4, max_epochs=16)
+
+
+def test_results_files_are_read_back_whole_and_only_from_their_own_folder(tmp_path):
+    runs = [fake_result("A-seed1", "A", (99.1, 99.2)), fake_result("B-seed1", "B", (98.0,))]
+    paths = [utils.save_result(r, tmp_path) for r in runs]
+    assert [p.name for p in paths] == ["A-seed1.json", "B-seed1.json"]
+    utils.save_result(fake_result("A-seed1", "A", (50.0,)), tmp_path / "val")  # a subfolder: not these runs
+    (tmp_path / "benchmark.json").write_text('{"not": "a run"}')
+    assert utils.load_results(tmp_path) == runs
+    assert utils.load_results(tmp_path, model="B") == runs[1:]
+    assert utils.load_results(tmp_path / "val")[0].accuracies() == [50.0]
+    assert utils.result_path(tmp_path, "A-seed1") == paths[0]
+    assert utils.weights_path(paths[0]) == tmp_path / "A-seed1.safetensors"
+
+
 def test_course_line_format():
     ev = utils.Evaluation(0.01912, 9948, 10000, None)
     assert utils.course_line("Test", ev) == "Test set: Average loss: 0.0191, Accuracy: 9948/10000 (99.48%)"

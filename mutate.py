@@ -9,7 +9,9 @@ mutmut changes one small thing at a time in the functions below (an operator, a 
 and runs the tests that reach that function: a mutant that no test notices has *survived*. A survivor is
 either a missing test, or a change that behaves exactly as the original (an *equivalent* mutant): those
 are listed in mutation-equivalents.txt, one per line, with the reason. The exit status is 1 when a
-survivor is not listed there. The settings (files, tests) are in pyproject.toml's [tool.mutmut].
+survivor is not listed there. The counts go to results/mutation.json, which report.py puts in the README
+("mutation score" = killed / (tested - listed as equivalent)). The settings (files, tests) are in
+pyproject.toml's [tool.mutmut].
 It takes a while (minutes per file): it is not part of the default test run.
 """
 
@@ -17,13 +19,16 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import json
 import subprocess
 import sys
 from collections import Counter
+from importlib.metadata import version
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent
 EQUIVALENTS = REPO / "mutation-equivalents.txt"
+RECORD = REPO / "results" / "mutation.json"  # the counts of the last run, for the README (report.py)
 NOT_RUN = "not checked"  # mutmut's state of a mutant that no run has tested yet (an interrupted run)
 
 # file -> the mutmut names of its functions in scope (glob patterns)
@@ -111,6 +116,7 @@ def counts(found: dict[str, str], listed: dict[str, str]) -> tuple[list[dict], l
         survivors = [n for n, s in tested.items() if s != "killed"]
         unexplained += [n for n in survivors if n not in listed]
         total = len(tested)
+        equivalent = sum(n in listed for n in survivors)
         rows.append(
             {
                 "file": path,
@@ -118,12 +124,42 @@ def counts(found: dict[str, str], listed: dict[str, str]) -> tuple[list[dict], l
                 "not yet tested": by_status[NOT_RUN],
                 "killed": by_status["killed"],
                 "not killed": len(survivors),
-                "listed as equivalent": sum(n in listed for n in survivors),
-                "killed %": f"{100 * by_status['killed'] / total:.1f}" if total else "-",
+                "listed as equivalent": equivalent,
+                "killed %": percent(by_status["killed"], total),
+                "mutation score %": percent(by_status["killed"], total - equivalent),
                 "states": ", ".join(f"{s} {k}" for s, k in sorted(by_status.items())),
             }
         )
     return rows, sorted(unexplained)
+
+
+def percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}" if whole else "-"
+
+
+def record(rows: list[dict], unexplained: list[str]) -> dict:
+    """What results/mutation.json keeps of a run: the tool, the commit its mutants were made from, the counts."""
+    stats = REPO / "mutants" / "mutmut-stats.json"
+    commit = json.loads(stats.read_text()).get("git_commit", "") if stats.exists() else ""
+    return {"mutmut": version("mutmut"), "git_commit": commit, "files": rows, "not explained": unexplained}
+
+
+COLUMNS = ("mutants tested", "killed", "not killed", "listed as equivalent", "killed %", "mutation score %")
+
+
+def markdown(rec: dict) -> str:
+    lines = [
+        f"`python mutate.py` with mutmut {rec['mutmut']}, mutants made from commit {rec['git_commit'][:7] or '?'}.\n",
+        "| file | " + " | ".join(COLUMNS) + " |",
+        "|---" * (len(COLUMNS) + 1) + "|",
+    ]
+    lines += [f"| `{row['file']}` | " + " | ".join(str(row[c]) for c in COLUMNS) + " |" for row in rec["files"]]
+    untested = sum(row["not yet tested"] for row in rec["files"])
+    if untested:
+        lines.append(f"\n{untested} mutants in scope were not tested: the run was stopped before them.")
+    if rec["not explained"]:
+        lines.append(f"\nSurvivors neither killed nor listed as equivalent: {len(rec['not explained'])}.")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         print("mutate.py: error: no mutants on record: run python mutate.py first", file=sys.stderr)
         return 2
     rows, unexplained = counts(found, listed)
+    RECORD.write_text(json.dumps(record(rows, unexplained), indent=1) + "\n")
     for row in rows:
         print("  ".join(f"{k}: {v}" for k, v in row.items()))
     for name in unexplained:

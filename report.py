@@ -403,6 +403,14 @@ class Report:
 
         return benchmark.markdown(json.loads(path.read_text()))
 
+    def block_mutation(self) -> str:
+        path = self.results_dir / "mutation.json"
+        if not path.exists():
+            return "_Run `python mutate.py` to measure._"
+        import mutate
+
+        return mutate.markdown(json.loads(path.read_text()))
+
     def blocks(self) -> dict[str, str]:
         out = {
             "targets": self.block_targets,
@@ -410,6 +418,7 @@ class Report:
             "s7-frontier": self.block_frontier,
             "selection": self.block_selection,
             "benchmark": self.block_benchmark,
+            "mutation": self.block_mutation,
             "calibration": self.block_calibration,
             "learned": self.block_learned,
             "predict": self.block_predict,

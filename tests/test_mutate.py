@@ -1,6 +1,8 @@
 """mutate.py's bookkeeping: which file a mutant belongs to, the equivalents list, the counts (mutmut itself is slow:
 `python mutate.py` runs it, outside the default test run)."""
 
+import json
+
 import pytest
 
 import mutate
@@ -45,3 +47,20 @@ def test_an_equivalent_needs_its_reason(tmp_path):
 
 def test_the_committed_equivalents_list_reads():
     assert all(mutate.file_of(name) for name in mutate.equivalents())
+
+
+def test_the_readme_table_shows_every_file_and_what_was_left():
+    found = {
+        "report.x_check__mutmut_1": "killed",
+        "report.x_check__mutmut_2": "survived",
+        "utils.x_meets_bar__mutmut_3": "not checked",
+    }
+    rows, unexplained = mutate.counts(found, {"report.x_check__mutmut_2": "same output"})
+    rec = {"mutmut": "3.8.1", "git_commit": "abcdef0123", "files": rows, "not explained": unexplained}
+    table = mutate.markdown(json.loads(json.dumps(rec)))  # as report.py reads it back from results/mutation.json
+    assert "mutmut 3.8.1, mutants made from commit abcdef0." in table
+    assert "| `report.py` | 2 | 1 | 1 | 1 | 50.0 | 100.0 |" in table
+    assert "| `tests/check_notebook.py` | 0 | 0 | 0 | 0 | - | - |" in table
+    assert "1 mutants in scope were not tested" in table and "neither killed" not in table
+    rec["not explained"] = ["report.x_check__mutmut_9"]
+    assert "Survivors neither killed nor listed as equivalent: 1." in mutate.markdown(rec)

@@ -111,6 +111,17 @@ def test_broken_summaries_are_rejected(tmp_path, make, expected):
     assert code == 1 and expected in out, out
 
 
+def test_every_kind_of_normalization_and_dropout_is_named(tmp_path):
+    summary = utils.model_summary(model_lib.get_model("Model_6"))
+    dropout = next(line for line in summary.splitlines() if "Dropout2d-" in line)
+    summary = summary.replace("BatchNorm2d-", "BatchNorm1d-", 1).replace(
+        dropout, dropout.replace("2d-", "-") + "\n" + dropout
+    )
+    code, out = run(write(tmp_path, model_output(summary=summary)))
+    assert code == 0 and "PASS BatchNorm: BatchNorm1d, BatchNorm2d\n" in out, out
+    assert "PASS Dropout: Dropout, Dropout2d\n" in out, out
+
+
 def test_avgpool_to_1x1_counts_as_gap(tmp_path):
     summary = swap_layer(utils.model_summary(model_lib.get_model("Model_6")), "AdaptiveAvgPool2d", "AvgPool2d")
     code, out = run(write(tmp_path, model_output(summary=summary)))

@@ -22,6 +22,18 @@ def test_official_md5s_of_the_data_in_use(raw_files):
         assert hashlib.md5(data).hexdigest() == utils.MNIST_MD5[name]
 
 
+def test_idx_files_are_read_as_the_official_arrays(raw_files):
+    """read_idx straight on the files (load_mnist reads them once per process, before most tests run)."""
+    raw = utils.raw_dir(utils.DEFAULT_DATA_DIR)
+    shapes = {"train-images": (60000, 28, 28), "train-labels": (60000,), "t10k-images": (10000, 28, 28)}
+    shapes["t10k-labels"] = (10000,)
+    for name, data in raw_files.items():
+        array = utils.read_idx(raw / name)
+        assert array.dtype == np.uint8 and array.shape == shapes[name.rsplit("-", 2)[0]], name
+        assert array.tobytes() == data[16 if "images" in name else 8 :], name
+    assert utils.read_idx(raw / "t10k-labels-idx1-ubyte")[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
+
+
 def test_shapes_and_labels(mnist):
     assert mnist.train_images.shape == (60000, 28, 28) and mnist.train_images.dtype == torch.uint8
     assert mnist.test_images.shape == (10000, 28, 28)

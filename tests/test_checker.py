@@ -148,6 +148,8 @@ def test_the_window_is_three_epochs_unless_told(tmp_path):
     assert code == 0 and "PASS accuracy, each of the last 3 epochs: 99.50%, 99.50%, 99.50%" in out.getvalue()
     code, out = run(path, "--last", "4")
     assert code == 1 and "FAIL accuracy, each of the last 4 epochs: 99.00%, 99.50%" in out
+    code, out = run(write(tmp_path, model_output(accuracies=(9950, 9950, 9950))))  # exactly the window
+    assert code == 0 and "PASS accuracy, each of the last 3 epochs: 99.50%, 99.50%, 99.50% (bar: 99.4%)\n" in out
 
 
 def test_the_bars_are_required_and_documented(capsys):
@@ -161,7 +163,13 @@ def test_the_bars_are_required_and_documented(capsys):
         assert f"required: {missing}" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         check_notebook.main(["--help"])
-    help_text = " ".join(capsys.readouterr().out.split())
+    raw_help = capsys.readouterr().out
+    # the description is the module's docstring, its example command kept on a line of its own
+    assert (
+        "\n    python tests/check_notebook.py S7.ipynb --max-params 8000 --max-epochs 15 --min-acc 99.4 --last 3\n"
+        in raw_help
+    )
+    help_text = " ".join(raw_help.split())
     for words in (
         "--max-params MAX_PARAMS parameters must be fewer than this",
         "--min-acc MIN_ACC test accuracy bar, in percent",
@@ -276,9 +284,10 @@ def test_the_parameter_limit_is_strict(tmp_path):
     assert code == 1 and f"FAIL parameters: {MODEL_6_PARAMS} (limit: fewer than {MODEL_6_PARAMS})" in out.getvalue()
 
 
-def test_missing_notebook(tmp_path):
-    code, out = run(tmp_path / "absent.ipynb")
-    assert code == 1 and "does not exist" in out
+def test_missing_notebook(tmp_path, capsys):
+    code = check_notebook.main([str(tmp_path / "absent.ipynb"), *BARS])
+    out, err = capsys.readouterr()
+    assert code == 1 and out == "" and err == f"FAIL notebook: {tmp_path / 'absent.ipynb'} does not exist\n"
 
 
 def test_badges_follow_the_outcome(tmp_path):

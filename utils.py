@@ -168,16 +168,14 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
     ALLOWED = {
         ("numpy", "ndarray"),
         ("numpy", "dtype"),
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "_reconstruct"),  # numpy 1, as the classic pickle was written
+        ("numpy._core.multiarray", "_reconstruct"),  # numpy 2
     }
 
     def find_class(self, module: str, name: str):
         if (module, name) not in self.ALLOWED:
             raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
-        if module == "numpy.core.multiarray":  # numpy 2 moved it
-            module = "numpy._core.multiarray" if hasattr(np, "_core") else module
-        return super().find_class(module, name)
+        return super().find_class(module, name)  # numpy 2 keeps numpy.core.multiarray._reconstruct for old pickles
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -618,8 +616,7 @@ def cpu_name() -> str:
 
 
 def seed_everything(seed: int) -> None:
-    torch.manual_seed(seed)  # seeds the CUDA generators too
-    np.random.seed(seed)
+    torch.manual_seed(seed)  # seeds the CUDA generators too; nothing here draws from numpy's or Python's generators
 
 
 def train(

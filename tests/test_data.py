@@ -4,9 +4,13 @@ import functools
 import gzip
 import hashlib
 import http.server
+import io
+import os
 import pickle
+import struct
 import threading
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -222,6 +226,38 @@ def test_the_pickle_reader_refuses_anything_but_numpy_arrays():
         utils.raw_files_from_mnist_pickle(payload)
 
 
+class Python2Pickler(pickle._Pickler):
+    """Writes bytes as Python 2's str (BINSTRING), as the classic mnist.pkl.gz was written: reading such a
+    pickle back needs an encoding that maps every byte to a character."""
+
+    dispatch = dict(pickle._Pickler.dispatch)
+
+    def save_python2_str(self, obj):
+        self.write(pickle.BINSTRING + struct.pack("<i", len(obj)) + obj)
+        self.memoize(obj)
+
+    dispatch[bytes] = save_python2_str
+
+
+def test_a_pickle_written_by_python2_and_numpy1_is_read(raw_files):
+    images = np.frombuffer(raw_files["t10k-images-idx3-ubyte"], np.uint8, offset=16).reshape(-1, 784)[:30]
+    labels = np.frombuffer(raw_files["t10k-labels-idx1-ubyte"], np.uint8, offset=8)[:30].astype(np.int64)
+    part = (images.astype(np.float32) / 256, labels)
+    buf = io.BytesIO()
+    Python2Pickler(buf, protocol=2).dump((part, part, part))
+    old = buf.getvalue().replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n")  # numpy 1's name
+    assert b"cnumpy.core.multiarray\n_reconstruct" in old and max(images.ravel()) > 127  # bytes that ASCII refuses
+    files = utils.raw_files_from_mnist_pickle(gzip.compress(old))
+    assert files["t10k-images-idx3-ubyte"] == utils.idx_bytes(images.reshape(-1, 28, 28))
+    assert files["train-labels-idx1-ubyte"] == utils.idx_bytes(np.concatenate([labels, labels]).astype(np.uint8))
+
+
+def test_idx_bytes_stores_uint8_whatever_it_is_given():
+    assert utils.idx_bytes(np.array([7, 2, 1], dtype=np.int64)) == struct.pack(">II", 2049, 3) + bytes([7, 2, 1])
+    grid = np.arange(8, dtype=np.int32).reshape(2, 2, 2)
+    assert utils.idx_bytes(grid) == struct.pack(">IIII", 2051, 2, 2, 2) + bytes(range(8))
+
+
 def test_pickle_to_idx_conversion_rounds_back_to_uint8(raw_files):
     images = np.frombuffer(raw_files["t10k-images-idx3-ubyte"], np.uint8, offset=16).reshape(-1, 784)
     labels = np.frombuffer(raw_files["t10k-labels-idx1-ubyte"], np.uint8, offset=8).astype(np.int64)
@@ -243,10 +279,34 @@ def test_write_atomic_leaves_no_partial_file(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(utils.os, "replace", broken_replace)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="disk full"):
         utils.write_atomic(target, b"new")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["f"]
+
+    def replace_that_lost_its_source(src, dst):
+        os.unlink(src)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(utils.os, "replace", replace_that_lost_its_source)
+    with pytest.raises(OSError, match="disk full"):  # the cause, not the failed clean-up
+        utils.write_atomic(target, b"new")
+
+
+def test_write_atomic_writes_beside_the_target_into_new_folders(tmp_path, monkeypatch):
+    """The temporary file sits in the target's folder (a rename across file systems is not atomic), named after it."""
+    target = tmp_path / "a" / "b" / "f.json"
+    sources = []
+    real_replace = os.replace
+
+    def watched_replace(src, dst):
+        sources.append(Path(src))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(utils.os, "replace", watched_replace)
+    utils.write_atomic(target, b"new")
+    assert target.read_bytes() == b"new" and [p.name for p in target.parent.iterdir()] == ["f.json"]
+    assert sources[0].parent == target.parent and sources[0].name.startswith(".f.json.")
 
 
 # ----------------------------------------------------------------------- augmentation

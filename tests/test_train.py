@@ -95,6 +95,8 @@ def test_results_files_are_read_back_whole_and_only_from_their_own_folder(tmp_pa
     assert utils.load_results(tmp_path / "val")[0].accuracies() == [50.0]
     assert utils.result_path(tmp_path, "A-seed1") == paths[0]
     assert utils.weights_path(paths[0]) == tmp_path / "A-seed1.safetensors"
+    committed = utils.DEFAULT_RESULTS_DIR / "Model_6-seed1.json"  # read and written again, byte for byte
+    assert utils.save_result(utils.load_result(committed), tmp_path / "again").read_bytes() == committed.read_bytes()
 
 
 def test_course_line_format():

@@ -19,6 +19,44 @@ def test_every_results_file_is_a_real_run_of_a_registered_model():
         assert r.eval_split == "test" and r.config["train_limit"] == 0 and r.config["eval_limit"] == 0
 
 
+def test_generated_blocks_are_replaced_whole_and_only_when_known():
+    text = "intro\n<!-- generated:a -->\nold a\n<!-- /generated:a -->\n"
+    text += "middle\n<!-- generated:b -->\nold b\n<!-- /generated:b -->\n"
+    out = report.render_readme(text, {"a": "new\na  \n\n"})
+    assert out == "intro\n<!-- generated:a -->\nnew\na\n<!-- /generated:a -->\nmiddle\n" + text.split("middle\n")[1]
+    assert report.render_readme(out, {"a": "new\na"}) == out  # rendering twice changes nothing
+
+
+def test_figures_are_compared_by_what_they_draw_whatever_draws_them(tmp_path):
+    """Pixels are compared only with the matplotlib that drew the committed figures; what a figure shows, always.
+    A figure that is missing, unlinked or without a recorded fingerprint is reported."""
+    import json
+    import shutil
+
+    rep = report.Report()
+    readme, figures = tmp_path / "README.md", tmp_path / "figures"
+    readme.write_text(report.render_readme(report.README.read_text(), rep.blocks()))
+    shutil.copytree(report.FIGURES, figures)
+    prints = figures / report.FINGERPRINTS
+    record = json.loads(prints.read_text())
+    victim = sorted(rep.drawn_figures())[0]
+    (figures / victim).write_bytes((figures / victim).read_bytes()[:-100])
+    record["matplotlib"] = "0.0"  # drawn by another version: the pixels may differ, the drawing may not
+    prints.write_text(json.dumps(record))
+    assert report.check(rep, readme, figures) == []
+    record["figures"][victim] = "0" * 64
+    prints.write_text(json.dumps(record))
+    assert report.check(rep, readme, figures) == [f"results/figures/{victim} differs from what results/ gives"]
+    prints.unlink()
+    assert len(report.check(rep, readme, figures)) == len(rep.drawn_figures())
+    shutil.copy(report.FIGURES / report.FINGERPRINTS, prints)
+    (figures / victim).unlink()
+    assert report.check(rep, readme, figures) == [f"results/figures/{victim} differs from what results/ gives"]
+    shutil.copy(report.FIGURES / victim, figures / victim)
+    readme.write_text(readme.read_text().replace(f"(results/figures/{victim})", "(elsewhere.png)"))
+    assert f"README.md does not link {victim}" in report.check(rep, readme, figures)
+
+
 def test_a_changed_number_is_caught(tmp_path, monkeypatch):
     text = report.README.read_text()
     blocks = report.Report().blocks()

@@ -107,25 +107,37 @@ def failing_source(name, calls):
 
 
 def test_verified_local_files_are_used_without_fetching(data_root, monkeypatch):
-    calls = []
+    calls, logs = [], []
     monkeypatch.setattr(utils, "DATA_SOURCES", [("first", failing_source("first", calls))])
-    assert utils.ensure_mnist(data_root, log=lambda s: None) == utils.raw_dir(data_root)
-    assert calls == []
+    assert utils.ensure_mnist(data_root, log=logs.append) == utils.raw_dir(data_root)
+    assert calls == [] and logs == []
 
 
 def test_corrupted_local_file_is_reported_and_fetched_again(data_root, raw_files, monkeypatch):
     target = utils.raw_dir(data_root) / "t10k-labels-idx1-ubyte"
     target.write_bytes(target.read_bytes()[:-10])  # truncated
     calls, logs = [], []
+    bad_md5, good_md5 = utils.file_md5(target), utils.MNIST_MD5["t10k-labels-idx1-ubyte"]
     monkeypatch.setattr(
         utils,
         "DATA_SOURCES",
-        [("broken", failing_source("broken", calls)), ("good", recording_source("good", raw_files, calls))],
+        [
+            ("broken", failing_source("broken", calls)),
+            ("good", recording_source("good", raw_files, calls)),
+            ("never needed", failing_source("never needed", calls)),
+        ],
     )
-    utils.ensure_mnist(data_root, log=logs.append)
+    assert utils.ensure_mnist(data_root, log=logs.append) == utils.raw_dir(data_root)
     assert calls == [("broken", ["t10k-labels-idx1-ubyte"]), ("good", ["t10k-labels-idx1-ubyte"])]
-    assert any("corrupted" in line for line in logs)
-    assert utils.file_md5(target) == utils.MNIST_MD5["t10k-labels-idx1-ubyte"]
+    corrupted = f"MNIST: {target} is corrupted (md5 {bad_md5} != {good_md5}); fetching it again"
+    assert logs == [
+        corrupted,
+        "MNIST: fetching 1 file(s) from the broken",
+        "MNIST: the broken failed: OSError: network is unreachable",
+        corrupted,
+        "MNIST: fetching 1 file(s) from the good",
+    ]
+    assert utils.file_md5(target) == good_md5
 
 
 def test_no_source_gives_an_error_naming_what_was_tried(tmp_path, monkeypatch):
@@ -133,11 +145,24 @@ def test_no_source_gives_an_error_naming_what_was_tried(tmp_path, monkeypatch):
     monkeypatch.setattr(
         utils, "DATA_SOURCES", [("mirror A", failing_source("A", calls)), ("mirror B", failing_source("B", calls))]
     )
+    logs = []
     with pytest.raises(utils.DataError) as err:
-        utils.ensure_mnist(tmp_path, log=lambda s: None)
-    message = str(err.value)
-    assert "mirror A" in message and "mirror B" in message and "local folder" in message
-    assert "by hand" in message and str(utils.raw_dir(tmp_path)) in message
+        utils.ensure_mnist(tmp_path, log=logs.append)
+    assert logs == [
+        "MNIST: fetching 4 file(s) from the mirror A",
+        "MNIST: the mirror A failed: OSError: network is unreachable",
+        "MNIST: fetching 4 file(s) from the mirror B",
+        "MNIST: the mirror B failed: OSError: network is unreachable",
+    ]
+    raw, names = utils.raw_dir(tmp_path), ", ".join(utils.MNIST_MD5)
+    assert str(err.value) == (
+        "MNIST is not available. Tried:\n"
+        f"  - local folder {raw}: {names} missing or corrupted\n"
+        "  - mirror A: OSError: network is unreachable\n"
+        "  - mirror B: OSError: network is unreachable\n"
+        f"Put the four uncompressed files ({names}) in {raw} by hand (md5s are in utils.MNIST_MD5), "
+        "or pass --data-dir to a folder that has them."
+    )
     assert not any(utils.raw_dir(tmp_path).glob("*-ubyte"))
 
 

@@ -66,6 +66,20 @@ def test_test_split_evaluates_the_official_test_set(mnist, raw_files):
     assert len(split.train_x) == 60000
 
 
+def test_limits_take_the_first_images_of_each_split(mnist):
+    train_idx, val_idx = utils.validation_split()
+    for split_name, first_train, eval_images, eval_labels, eval_index in (
+        ("val", train_idx[:100], mnist.train_images[val_idx[:50]], mnist.train_labels[val_idx[:50]], val_idx[:50]),
+        ("test", torch.arange(100), mnist.test_images[:50], mnist.test_labels[:50], torch.arange(50)),
+    ):
+        cfg = utils.TrainConfig.for_model("Model_6", eval_split=split_name, train_limit=100, eval_limit=50)
+        split = utils.make_split(mnist, cfg, torch.device("cpu"))
+        assert torch.equal(split.train_x, utils.normalize(mnist.train_images[first_train])), split_name
+        assert torch.equal(split.train_y, mnist.train_labels[first_train]), split_name
+        assert torch.equal(split.eval_x, utils.normalize(eval_images)) and torch.equal(split.eval_y, eval_labels)
+        assert torch.equal(split.eval_index, eval_index), split_name
+
+
 def test_val_split_never_touches_the_test_set(mnist):
     cfg = utils.TrainConfig.for_model("Model_6", eval_split="val")
     split = utils.make_split(mnist, cfg, torch.device("cpu"))

@@ -271,6 +271,30 @@ def test_mismatched_or_corrupted_weights_are_named(short_run, tmp_path):
         utils.load_trained("Model_6", seed=9)
 
 
+def test_every_mismatch_of_a_weights_file_is_named_and_a_fit_loads_in_eval_mode(tmp_path):
+    from safetensors.torch import save_file
+
+    net = utils.model_lib.get_model("Model_6")
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    state.pop("features.0.0.weight")
+    state["extra.weight"] = state["features.1.0.weight"].clone()
+    state["features.1.0.weight"] = state["features.1.0.weight"][:1].clone()
+    save_file(state, str(tmp_path / "odd.safetensors"))
+    with pytest.raises(utils.WeightsError) as err:
+        utils.load_weights(utils.model_lib.get_model("Model_6"), tmp_path / "odd.safetensors")
+    assert str(err.value) == (
+        f"{tmp_path / 'odd.safetensors'} does not fit Model_6: missing features.0.0.weight; unexpected extra.weight; "
+        "shape of features.1.0.weight (1, 8, 3, 3) (the model has (16, 8, 3, 3))"
+    )
+    with pytest.raises(utils.WeightsError, match=r"absent\.safetensors: no such weights file$"):
+        utils.load_weights(net, tmp_path / "absent.safetensors")
+    with torch.no_grad():
+        net.head.weight.fill_(0.5)
+    utils.save_weights(net.train(), tmp_path / "fit.safetensors")
+    loaded = utils.load_weights(utils.model_lib.get_model("Model_6").train(), tmp_path / "fit.safetensors")
+    assert not loaded.training and torch.equal(loaded.head.weight, net.head.weight)
+
+
 def test_a_stop_callback_ends_the_run_and_the_file_keeps_the_epochs_that_ran(mnist, tmp_path):
     cfg = utils.TrainConfig.for_model("Model_7", epochs=3, train_limit=1024, eval_limit=500)
     result = utils.train(cfg, results_dir=tmp_path, progress=False, log=lambda s: None, stop=lambda r: r.epoch == 1)

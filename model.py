@@ -4,8 +4,8 @@ Every network is registered under its class name, with the training recipe it wa
 designed for: ``get_model("Model_6")`` builds one, ``get_recipe("Model_6")`` gives
 the hyperparameters it is trained with, ``list_models()`` names them all.
 
-Session 7 is told as a sequence ``Model_1`` ... ``Model_8``: each step changes one
-thing (architecture or recipe) and its docstring states the Target. The Results and
+Session 7 is told as a sequence ``Model_1``, ``Model_2``, ...: each step changes one
+thing (architecture or recipe), or says what it changes, and its docstring states the Target. The Results and
 Analysis of each step are generated from ``results/`` into the README.
 """
 
@@ -292,8 +292,9 @@ class Model_6(Model_5):
         "The one-cycle schedule makes the last epochs the best and the steadiest: on seed 1 each of the "
         "last 3 epochs is at 99.48% or more, and training accuracy stays below test accuracy, so the "
         "margin is not bought by overfitting. Over 5 seeds the bar holds on 4: one epoch of seed 4 "
-        "ends just below it. This is the Session 7 model; the next steps ask how many of its "
-        "parameters the bar needs."
+        "(the 13th, with the rate still annealing) ends just below it. The next steps ask how many of "
+        "its parameters the bar needs, and Model_10 whether a schedule that has finished annealing by "
+        "then holds it on every seed."
     )
 
 
@@ -358,6 +359,13 @@ class Model_10(Model_6):
     """
 
     recipe = dict(Model_6.recipe, hold=2)
+    analysis = (
+        "The held rate makes the bar hold on all 5 seeds: each of the last 3 epochs of every seed is at "
+        "99.46% or more, where Model_6, the same network, had one epoch at 99.34% (seed 4, epoch 13). Over "
+        "the 15 epochs of 5 seeds the mean of the last 3 moves up by a few hundredths, within the "
+        "seed-to-seed spread; what changed is the lowest epoch. This is the Session 7 model: 7,442 "
+        "parameters, the smallest network here that holds the bar on every seed."
+    )
 
 
 # ---------------------------------------------------------------------- Session 6
@@ -381,7 +389,7 @@ class S6_Model(TinyNet):
 
 
 # The models that the notebooks name as final, that CI checks and trains in full, and the README reports.
-S7_FINAL = "Model_6"  # Session 7: fewer than 8,000 parameters
+S7_FINAL = "Model_10"  # Session 7: fewer than 8,000 parameters
 S7_SMALLEST = "Model_9"  # our bar: at most 3,500 parameters
 S6_FINAL = "S6_Model"  # Session 6: fewer than 20,000 parameters
 

@@ -69,10 +69,27 @@ def count_parameters(model: nn.Module) -> int:
 # ---------------------------------------------------------------------------- blocks
 
 
+# The nonlinearity after each convolution: ReLU, or SiLU (smooth, no dead channels in layers of a few channels).
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "silu": nn.SiLU}
+
+
+def activation(name: str) -> nn.Module:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]()
+
+
 def conv_block(
-    cin: int, cout: int, kernel: int = 3, padding: int = 1, *, bn: bool = True, dropout: float = 0.0, relu: bool = True
+    cin: int,
+    cout: int,
+    kernel: int = 3,
+    padding: int = 1,
+    *,
+    bn: bool = True,
+    dropout: float = 0.0,
+    act: str | None = "relu",
 ) -> nn.Sequential:
-    """Conv -> BatchNorm -> ReLU -> Dropout2d, each part optional.
+    """Conv -> BatchNorm -> activation -> Dropout2d, each part optional (``act=None``: linear).
 
     The convolution has no bias when BatchNorm follows: BN's shift makes it redundant.
     Dropout2d drops whole channels; it regularizes conv features as well as per-element
@@ -81,14 +98,14 @@ def conv_block(
     layers: list[nn.Module] = [nn.Conv2d(cin, cout, kernel, padding=padding, bias=not bn)]
     if bn:
         layers.append(nn.BatchNorm2d(cout))
-    if relu:
-        layers.append(nn.ReLU())
+    if act:
+        layers.append(activation(act))
     if dropout > 0:
         layers.append(nn.Dropout2d(dropout))
     return nn.Sequential(*layers)
 
 
-def separable_block(cin: int, cout: int, padding: int = 0, *, bn: bool = True) -> nn.Sequential:
+def separable_block(cin: int, cout: int, padding: int = 0, *, bn: bool = True, act: str = "relu") -> nn.Sequential:
     """Depthwise 3x3 (one filter per input channel) then a 1x1 mix -> BatchNorm -> ReLU.
 
     It costs 9*cin + cin*cout weights instead of 9*cin*cout: the search's cheaper convolution.
@@ -100,7 +117,7 @@ def separable_block(cin: int, cout: int, padding: int = 0, *, bn: bool = True) -
     ]
     if bn:
         layers.append(nn.BatchNorm2d(cout))
-    layers.append(nn.ReLU())
+    layers.append(activation(act))
     return nn.Sequential(*layers)
 
 
@@ -109,23 +126,24 @@ class ConvKind:
     padded: bool
     separable: bool
     transition: bool
+    linear: bool = False  # no activation after the BatchNorm
 
 
 def parse_conv_token(token: str) -> tuple[ConvKind, int]:
     """``"ps16"`` -> (padded separable 3x3, 16 channels); raises ValueError for a malformed token."""
     prefix = token.rstrip("0123456789")
     digits = token[len(prefix) :]
-    if not digits or int(digits) <= 0 or prefix not in ("", "p", "s", "ps", "t"):
-        raise ValueError(f"bad layer token {token!r}: use M, D, or [p][s]<channels> / t<channels>")
-    return ConvKind("p" in prefix, "s" in prefix, prefix == "t"), int(digits)
+    if not digits or int(digits) <= 0 or prefix not in ("", "p", "s", "ps", "t", "l"):
+        raise ValueError(f"bad layer token {token!r}: use M, D, or [p][s]<channels> / t<channels> / l<channels>")
+    return ConvKind("p" in prefix, "s" in prefix, prefix in ("t", "l"), prefix == "l"), int(digits)
 
 
-def build_layers(layers: str | Sequence[str], dropout: float = 0.0) -> nn.Module:
+def build_layers(layers: str | Sequence[str], dropout: float = 0.0, act: str = "relu") -> nn.Module:
     """A TinyNet of any stack, e.g. ``build_layers("8 16 M D t8 s16 s16", 0.05)``."""
     tokens = layers.split() if isinstance(layers, str) else list(layers)
     if not tokens:
         raise ValueError("empty layer specification")
-    net = TinyNet(tokens, dropout)
+    net = TinyNet(tokens, dropout, act)
     try:
         with torch.no_grad():
             net.eval()(torch.zeros(1, 1, 28, 28))
@@ -140,22 +158,28 @@ class TinyNet(nn.Module):
     ``layers`` spells the stack: ``"16"`` is an unpadded 3x3 convolution to 16 channels, ``"p16"``
     the same padded (the map keeps its size), ``"s16"`` a depthwise-separable 3x3 convolution
     (``"ps16"`` padded), ``"t8"`` a 1x1 convolution to 8 channels (a transition that mixes
-    channels cheaply after a pool), ``"M"`` a 2x2 max-pool, ``"D"`` a channel dropout (Dropout2d)
-    with probability ``dropout``. Subclasses fix the layers, BatchNorm and dropout, and
-    ``recipe`` holds their training hyperparameters; ``TinyNet(layers, dropout)`` builds any
+    channels cheaply after a pool), ``"l8"`` the same without activation (a linear bottleneck, as in
+    MobileNetV2: a nonlinearity on so few channels discards information), ``"M"`` a 2x2 max-pool,
+    ``"D"`` a channel dropout (Dropout2d) with probability ``dropout``. ``act`` names the activation
+    of the other layers. Subclasses fix the layers, BatchNorm, dropout and activation, and
+    ``recipe`` holds their training hyperparameters; ``TinyNet(layers, dropout, act)`` builds any
     other stack (the search's candidates).
     """
 
     layers: tuple[str, ...] = ()
     bn: bool = True
     dropout: float = 0.0
+    act: str = "relu"
     recipe: dict = {}
     analysis: str = ""  # what the step's results showed, for the README and the notebook
 
-    def __init__(self, layers: Sequence[str] | None = None, dropout: float | None = None) -> None:
+    def __init__(
+        self, layers: Sequence[str] | None = None, dropout: float | None = None, act: str | None = None
+    ) -> None:
         super().__init__()
         layers = self.layers if layers is None else tuple(layers)
         dropout = self.dropout if dropout is None else dropout
+        act = self.act if act is None else act
         stack: list[nn.Module] = []
         cin = 1
         for token in layers:
@@ -167,9 +191,11 @@ class TinyNet(nn.Module):
                 continue
             kind, cout = parse_conv_token(token)
             if kind.separable:
-                stack.append(separable_block(cin, cout, padding=int(kind.padded), bn=self.bn))
+                stack.append(separable_block(cin, cout, padding=int(kind.padded), bn=self.bn, act=act))
             else:
-                stack.append(conv_block(cin, cout, 1 if kind.transition else 3, padding=int(kind.padded), bn=self.bn))
+                kernel = 1 if kind.transition else 3
+                layer_act = None if kind.linear else act
+                stack.append(conv_block(cin, cout, kernel, padding=int(kind.padded), bn=self.bn, act=layer_act))
             cin = cout
         self.features = nn.Sequential(*stack)
         self.gap = nn.AdaptiveAvgPool2d(1)

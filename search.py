@@ -64,6 +64,13 @@ CANDIDATES: dict[str, str] = {
     "m7-w8-10": "8 10 M D t6 10 10 10",
     "m7-w8-8": "8 8 M D t8 10 10 10",
     "m7-wide3": "8 12 M D t8 12 12",
+    # Model_7's stack with a linear 1x1 transition: no ReLU on its 6 channels (MobileNetV2's linear bottleneck)
+    "m7-linear-t": "6 12 M D l6 10 10 11",
+}
+# Stacks between the 3,500-parameter bar and Model_6's 7,442: where the smallest network that holds the bar on
+# every seed lies. The grid stage runs them (they are not probed with the candidates above).
+FRONTIER: dict[str, str] = {
+    "m6-14": "8 16 M D t8 14 14 14",  # Model_6 with 14 channels after the pool
 }
 
 
@@ -327,6 +334,8 @@ RECIPE_CHANGES: dict[str, dict] = {
     "aug1.5": augmentation(1.5),
     "drop0.02": dict(dropout=0.02),
     "drop0.1": dict(dropout=0.1),
+    "drop0.15": dict(dropout=0.15),
+    "silu": dict(activation="silu"),
     "lr0.05": dict(lr=0.05),
     "lr0.2": dict(lr=0.2),
     "warm0.15": dict(warmup=0.15),
@@ -360,12 +369,12 @@ GRID = [
 
 
 def grid_stack(name: str) -> str:
-    """A candidate's stack, or a registered Session 7 model's own (larger models, as reference points)."""
-    if name in CANDIDATES:
-        return CANDIDATES[name]
+    """A candidate's or frontier stack, or a registered Session 7 model's own (larger models, as reference points)."""
+    if name in CANDIDATES or name in FRONTIER:
+        return {**CANDIDATES, **FRONTIER}[name]
     if name in model_lib.s7_models():
         return " ".join(model_lib.get_model(name).layers)
-    raise ValueError(f"unknown candidate {name!r}; see --list, or name a Session 7 model")
+    raise ValueError(f"unknown candidate {name!r}; see --list, or name a frontier stack or a Session 7 model")
 
 
 def grid_config(name: str, stage: str, epochs: int, seed: int = 1) -> utils.TrainConfig:
@@ -458,7 +467,7 @@ def stage_teacher(args) -> None:
 
 
 def list_candidates() -> None:
-    for name, layers in CANDIDATES.items():
+    for name, layers in {**CANDIDATES, **FRONTIER}.items():
         d = describe(layers)
         print(f"{name:24s} {d['params']:>6,} params  rf {d['rf']:>2} px on {d['size']}x{d['size']}  {layers}")
 

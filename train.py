@@ -44,6 +44,7 @@ OVERRIDES = {
         'train this stack instead of the model\'s own, e.g. "8 12 M D t8 s16 s16 s16" (tokens: see model.TinyNet)',
     ),
     "dropout": (float, "with --layers: the Dropout2d rate of its D tokens"),
+    "activation": (str, "with --layers: the activation of its convolutions, relu or silu"),
     "label_smoothing": (float, "label smoothing of the training loss"),
     "ema": (float, "evaluate an exponential moving average of the weights with this decay (0: off)"),
     "teacher": (

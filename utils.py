@@ -383,6 +383,7 @@ class TrainConfig:
     tag: str = ""  # distinguishes runs of one model with other hyperparameters
     layers: str = ""  # non-empty: train this stack (model.TinyNet tokens) instead of the model's own
     dropout: float = -1.0  # with ``layers``: the Dropout2d rate of its "D" tokens (-1: the model's own)
+    activation: str = ""  # with ``layers``: the activation of its convolutions ("": the model's own)
     label_smoothing: float = 0.0
     ema: float = 0.0  # > 0: evaluate an exponential moving average of the weights with this decay
     teacher: str = ""  # distillation: a results file (relative to the repository) whose trained weights teach
@@ -424,8 +425,10 @@ class TrainConfig:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if not 0 <= self.ema < 1:
             raise ValueError(f"ema must be in [0, 1), got {self.ema}")
+        if self.activation and not self.layers:
+            raise ValueError("activation changes a stack given in layers; a registered model has its own")
         if self.layers:
-            self.build()  # a malformed stack fails here, before any data is read
+            self.build()  # a malformed stack or an unknown activation fails here, before any data is read
         if bool(self.teacher) != (self.distill > 0):
             raise ValueError("distillation needs both a teacher and a distill weight > 0")
         if not 0 <= self.distill <= 1 or self.distill_temperature <= 0:
@@ -435,8 +438,9 @@ class TrainConfig:
         """The network this configuration trains: the registered model, or the stack in ``layers``."""
         if not self.layers:
             return model_lib.get_model(self.model)
-        dropout = self.dropout if self.dropout >= 0 else model_lib.get_model(self.model).dropout
-        return model_lib.build_layers(self.layers, dropout)
+        own = model_lib.get_model(self.model)
+        dropout = self.dropout if self.dropout >= 0 else own.dropout
+        return model_lib.build_layers(self.layers, dropout, self.activation or own.act)
 
     @property
     def run_name(self) -> str:

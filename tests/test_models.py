@@ -84,3 +84,28 @@ def test_receptive_field_table_by_hand():
     assert rows[3]["type"] == "MaxPool2d" and rows[3]["kernel"] == 2 and rows[3]["stride"] == 2
     # the input pixel each layer's first output is centred on: the global pool ends at the image's centre
     assert [r["start"] for r in rows] == [0, 1, 1, 1.5, 5.5, 13.5]
+
+
+def test_layer_tokens_build_their_blocks_and_a_linear_transition_has_no_activation():
+    net = model_lib.build_layers("6 12 M D l6 t6 10", 0.05, act="silu")
+    blocks = [m for m in net.features if isinstance(m, nn.Sequential)]
+    kinds = [[type(m) for m in block] for block in blocks]
+    assert kinds[0] == kinds[1] == [nn.Conv2d, nn.BatchNorm2d, nn.SiLU]
+    assert kinds[2] == [nn.Conv2d, nn.BatchNorm2d]  # l6: linear
+    assert kinds[3] == [nn.Conv2d, nn.BatchNorm2d, nn.SiLU]  # t6: the same 1x1 with its activation
+    assert [blocks[i][0].kernel_size for i in (2, 3, 4)] == [(1, 1), (1, 1), (3, 3)]
+    same = model_lib.build_layers("6 12 M D t6 t6 10", 0.05, act="silu")
+    assert model_lib.count_parameters(net) == model_lib.count_parameters(same)  # linearity costs nothing
+    relu = model_lib.build_layers("6 12 M D l6 t6 10", 0.05)
+    assert {type(m) for m in relu.modules()} & {nn.ReLU, nn.SiLU} == {nn.ReLU}
+
+
+@pytest.mark.parametrize("token", ["l", "pl6", "lt6", "l0", "x6"])
+def test_malformed_layer_tokens_are_refused(token):
+    with pytest.raises(ValueError, match="bad layer token"):
+        model_lib.build_layers(f"6 {token} 10")
+
+
+def test_an_unknown_activation_is_refused():
+    with pytest.raises(ValueError, match="unknown activation 'tanh'; known: relu, silu"):
+        model_lib.build_layers("6 12 M 10", act="tanh")

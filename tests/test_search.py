@@ -38,8 +38,18 @@ def test_a_grid_point_is_its_stack_with_every_named_change():
     plain = search.grid_config("m7", "grid", 15)
     assert plain == search.config("m7", search.CANDIDATES["m7"], "grid", 15)  # no change: the base recipe
     assert all(search.grid_config(point, "grid", 15) for point in search.GRID)
+    silu = search.grid_config("m7-linear-t+hold2+silu", "grid", 15)
+    assert silu.activation == "silu" and " l6 " in silu.layers and silu.hold == 2
+    assert {type(m) for m in silu.build().modules()} & {model_lib.nn.ReLU, model_lib.nn.SiLU} == {model_lib.nn.SiLU}
     model_8 = search.grid_config("Model_8+hold2", "grid", 15)  # a registered model's stack, as a reference point
     assert model_8.layers == " ".join(model_lib.get_model("Model_8").layers) and model_8.hold == 2
+
+
+def test_frontier_stacks_lie_between_the_bar_and_model_6():
+    high = model_lib.count_parameters(model_lib.get_model("Model_6"))
+    for name, layers in search.FRONTIER.items():
+        assert search.PARAM_RANGE[1] < search.describe(layers)["params"] < high, name
+        assert search.grid_config(f"{name}+hold2", "grid", 15).layers == layers
 
 
 @pytest.mark.parametrize("point", ["nope+wd1e-4", "m7+nope", "m7+"])

@@ -151,6 +151,8 @@ def test_bad_config_values_are_rejected():
         dict(eval_split="train"),
         dict(hold=15),
         dict(hold=-1),
+        dict(activation="silu"),  # a registered model's activation is its own
+        dict(layers="6 12 M 10", activation="tanh"),
     ):
         with pytest.raises(ValueError):
             utils.TrainConfig.for_model("Model_6", **bad)
@@ -180,6 +182,7 @@ def run_cli(*args):
         (["--ema", "1.5"], "ema must be in [0, 1)"),
         (["--hold", "2", "--schedule", "constant"], "hold must be in [0, epochs) and needs the one-cycle schedule"),
         (["--distill", "0.5"], "distillation needs both a teacher and a distill weight"),
+        (["--layers", "6 12 M 10", "--activation", "tanh"], "unknown activation 'tanh'; known: relu, silu"),
     ],
 )
 def test_cli_bad_input_gives_one_line_error(args, message):

@@ -137,11 +137,28 @@ def percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}" if whole else "-"
 
 
-def record(rows: list[dict], unexplained: list[str]) -> dict:
-    """What results/mutation.json keeps of a run: the tool, the commit its mutants were made from, the counts."""
+def run_commit() -> str:
+    """The commit mutmut made the mutants of its last run from."""
     stats = REPO / "mutants" / "mutmut-stats.json"
-    commit = json.loads(stats.read_text()).get("git_commit", "") if stats.exists() else ""
-    return {"mutmut": version("mutmut"), "git_commit": commit, "files": rows, "not explained": unexplained}
+    return json.loads(stats.read_text()).get("git_commit", "") if stats.exists() else ""
+
+
+def record(rows: list[dict], unexplained: list[str], previous: dict | None = None, listed: dict | None = None) -> dict:
+    """What results/mutation.json keeps: the tool, and per file the counts and the commit its mutants were made
+    from. A file of which nothing was tested here (a run over other files, in a fresh checkout) keeps its row and
+    its survivors from the previous record: that run's mutants, of that commit, were tested."""
+    commit = run_commit()
+    kept = {row["file"]: row for row in (previous or {}).get("files", [])}
+    files, explained_before = [], []  # the kept rows' survivors that no reason explains yet
+    for row in rows:
+        old = kept.get(row["file"])
+        if row["mutants tested"] == 0 and old and old["mutants tested"]:
+            files.append({**old, "git_commit": old.get("git_commit") or previous.get("git_commit", "")})
+            left = [n for n in previous.get("not explained", []) if file_of(n) == row["file"]]
+            explained_before += [n for n in left if n not in (listed or {})]
+        else:
+            files.append({**row, "git_commit": commit})
+    return {"mutmut": version("mutmut"), "files": files, "not explained": sorted(unexplained + explained_before)}
 
 
 COLUMNS = ("mutants tested", "killed", "not killed", "listed as equivalent", "killed %", "mutation score %")
@@ -149,11 +166,16 @@ COLUMNS = ("mutants tested", "killed", "not killed", "listed as equivalent", "ki
 
 def markdown(rec: dict) -> str:
     lines = [
-        f"`python mutate.py` with mutmut {rec['mutmut']}, mutants made from commit {rec['git_commit'][:7] or '?'}.\n",
-        "| file | " + " | ".join(COLUMNS) + " |",
-        "|---" * (len(COLUMNS) + 1) + "|",
+        f"`python mutate.py` with mutmut {rec['mutmut']}; each file's mutants were made from the commit named.\n",
+        "| file | commit | " + " | ".join(COLUMNS) + " |",
+        "|---" * (len(COLUMNS) + 2) + "|",
     ]
-    lines += [f"| `{row['file']}` | " + " | ".join(str(row[c]) for c in COLUMNS) + " |" for row in rec["files"]]
+    lines += [
+        f"| `{row['file']}` | {(row.get('git_commit') or rec.get('git_commit', ''))[:7] or '?'} | "
+        + " | ".join(str(row[c]) for c in COLUMNS)
+        + " |"
+        for row in rec["files"]  # a record older than the rows' own commits names one for the whole run
+    ]
     untested = sum(row["not yet tested"] for row in rec["files"])
     if untested:
         lines.append(f"\n{untested} mutants in scope were not tested: the run was stopped before them.")
@@ -184,8 +206,11 @@ def main(argv: list[str] | None = None) -> int:
         print("mutate.py: error: no mutants on record: run python mutate.py first", file=sys.stderr)
         return 2
     rows, unexplained = counts(found, listed)
-    RECORD.write_text(json.dumps(record(rows, unexplained), indent=1) + "\n")
-    for row in rows:
+    previous = json.loads(RECORD.read_text()) if RECORD.exists() else None
+    rec = record(rows, unexplained, previous, listed)
+    RECORD.write_text(json.dumps(rec, indent=1) + "\n")
+    unexplained = rec["not explained"]
+    for row in rec["files"]:
         print("  ".join(f"{k}: {v}" for k, v in row.items()))
     for name in unexplained:
         print(f"not killed and not listed as equivalent: {name}  (mutmut show {name})")

@@ -56,11 +56,35 @@ def test_the_readme_table_shows_every_file_and_what_was_left():
         "utils.x_meets_bar__mutmut_3": "not checked",
     }
     rows, unexplained = mutate.counts(found, {"report.x_check__mutmut_2": "same output"})
-    rec = {"mutmut": "3.8.1", "git_commit": "abcdef0123", "files": rows, "not explained": unexplained}
+    rows = [{**row, "git_commit": "abcdef0123"} for row in rows]
+    rec = {"mutmut": "3.8.1", "files": rows, "not explained": unexplained}
     table = mutate.markdown(json.loads(json.dumps(rec)))  # as report.py reads it back from results/mutation.json
-    assert "mutmut 3.8.1, mutants made from commit abcdef0." in table
-    assert "| `report.py` | 2 | 1 | 1 | 1 | 50.0 | 100.0 |" in table
-    assert "| `tests/check_notebook.py` | 0 | 0 | 0 | 0 | - | - |" in table
+    assert "mutmut 3.8.1; each file's mutants were made from the commit named." in table
+    assert "| `report.py` | abcdef0 | 2 | 1 | 1 | 1 | 50.0 | 100.0 |" in table
+    assert "| `tests/check_notebook.py` | abcdef0 | 0 | 0 | 0 | 0 | - | - |" in table
     assert "1 mutants in scope were not tested" in table and "neither killed" not in table
     rec["not explained"] = ["report.x_check__mutmut_9"]
     assert "Survivors neither killed nor listed as equivalent: 1." in mutate.markdown(rec)
+
+
+def test_a_run_over_some_files_keeps_the_other_files_rows_of_the_previous_record(monkeypatch):
+    monkeypatch.setattr(mutate, "run_commit", lambda: "new0000000")
+    previous = {
+        "mutmut": "3.8.1",
+        "git_commit": "old0000000",  # a record made before the rows had their own commit
+        "files": [
+            {"file": "tests/check_notebook.py", "mutants tested": 4, "killed": 2, "not yet tested": 0},
+            {"file": "report.py", "mutants tested": 1, "killed": 1, "not yet tested": 0},
+        ],
+        "not explained": ["tests.check_notebook.x_check__mutmut_1", "tests.check_notebook.x_check__mutmut_2"],
+    }
+    found = {"report.x_check__mutmut_1": "survived", "tests.check_notebook.x_check__mutmut_9": "not checked"}
+    rows, unexplained = mutate.counts(found, {})
+    listed = {"tests.check_notebook.x_check__mutmut_2": "listed since"}
+    rec = mutate.record(rows, unexplained, previous, listed)
+    by_file = {row["file"]: row for row in rec["files"]}
+    assert by_file["tests/check_notebook.py"] == {**previous["files"][0], "git_commit": "old0000000"}  # not run here
+    assert by_file["report.py"]["mutants tested"] == 1 and by_file["report.py"]["git_commit"] == "new0000000"
+    assert by_file["utils.py"]["mutants tested"] == 0 and by_file["utils.py"]["git_commit"] == "new0000000"
+    assert rec["not explained"] == ["report.x_check__mutmut_1", "tests.check_notebook.x_check__mutmut_1"]
+    assert mutate.record(rows, unexplained)["files"][0]["mutants tested"] == 0  # nothing to keep: nothing tested

@@ -318,38 +318,45 @@ class Report:
         return utils.markdown_table(rows) if rows else "_No model has both a validation and a test run yet._"
 
     def block_learned(self) -> str:
-        """What each idea bought on its own: search runs of one stack and seed that differ from the full-schedule
-        run of that stack in one recipe setting; a pruned run is compared at the epoch where it was stopped."""
+        """What each idea bought on its own: search runs of one stack and seed that differ in one recipe setting from
+        a full-schedule run of that stack and seed (the plain recipe, or the same other changes); a pruned run is
+        compared at the epoch where it was stopped."""
         search_runs = [r for r in self.selection if r.config.get("layers")]
-        plain = {
-            (r.config.get("layers"), r.config["seed"]): r
+        full = {
+            (r.config.get("layers"), r.config["seed"], frozenset(recipe_changes(r.config))): r
             for r in search_runs
-            if len(r.history) == r.config["epochs"] == 15 and not recipe_changes(r.config)
+            if len(r.history) == r.config["epochs"] == 15
         }
         rows = []
         for r in sorted(search_runs, key=lambda r: r.name):
-            base = plain.get((r.config.get("layers"), r.config["seed"]))
             changes = recipe_changes(r.config)
-            if base is None or len(changes) != 1 or r.config["epochs"] != 15:
+            if r.config["epochs"] != 15:
                 continue
-            n = len(r.history)
-            mine, theirs = (r.last(3), base.last(3)) if n == 15 else ([r.accuracies()[-1]], [base.accuracies()[n - 1]])
-            mean, base_mean = sum(mine) / len(mine), sum(theirs) / len(theirs)
-            rows.append(
-                {
-                    "stack": r.config["layers"],
-                    "seed": r.config["seed"],
-                    "change": changes[0],
-                    "compared on": "last 3 epochs (mean)" if n == 15 else f"epoch {n} (pruned there)",
-                    "validation": f"{mean:.2f}%",
-                    "without the change": f"{base_mean:.2f}%",
-                    "difference": f"{mean - base_mean:+.2f}",
-                }
-            )
+            for change in changes:
+                others = [c for c in changes if c != change]
+                base = full.get((r.config.get("layers"), r.config["seed"], frozenset(others)))
+                if base is not None:
+                    rows.append(self.learned_row(r, base, change, others))
         rows.sort(
             key=lambda row: (row["compared on"] != "last 3 epochs (mean)", -float(row["difference"]), row["seed"])
         )
         return utils.markdown_table(rows) if rows else "_No one-change runs in results/val yet._"
+
+    @staticmethod
+    def learned_row(r: utils.Result, base: utils.Result, change: str, others: list[str]) -> dict:
+        n = len(r.history)
+        mine, theirs = (r.last(3), base.last(3)) if n == 15 else ([r.accuracies()[-1]], [base.accuracies()[n - 1]])
+        mean, base_mean = sum(mine) / len(mine), sum(theirs) / len(theirs)
+        return {
+            "stack": r.config["layers"],
+            "seed": r.config["seed"],
+            "change": change,
+            "on top of": ", ".join(others) or "-",
+            "compared on": "last 3 epochs (mean)" if n == 15 else f"epoch {n} (pruned there)",
+            "validation": f"{mean:.2f}%",
+            "without the change": f"{base_mean:.2f}%",
+            "difference": f"{mean - base_mean:+.2f}",
+        }
 
     def stage_summary(self) -> str:
         """How many runs each stage of the search took, and how many of them were pruned."""

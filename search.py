@@ -71,6 +71,7 @@ CANDIDATES: dict[str, str] = {
 # every seed lies. The grid stage runs them (they are not probed with the candidates above).
 FRONTIER: dict[str, str] = {
     "m6-14": "8 16 M D t8 14 14 14",  # Model_6 with 14 channels after the pool
+    "m6-12-14": "8 12 M D t8 14 14 14",  # ... and 12 before it
 }
 
 

@@ -121,6 +121,20 @@ def separable_block(cin: int, cout: int, padding: int = 0, *, bn: bool = True, a
     return nn.Sequential(*layers)
 
 
+class AddCoords(nn.Module):
+    """Two channels more: each pixel's column and row, from -1 to 1 (CoordConv, Liu et al., 2018). No parameters.
+
+    Global average pooling forgets where a feature was; MNIST's digits are centred, so where a stroke lies in the
+    image says where it lies in the digit. With the coordinates as inputs, a layer can make features that depend on it.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+        rows = torch.linspace(-1, 1, h, device=x.device, dtype=x.dtype).view(1, 1, h, 1).expand(n, 1, h, w)
+        cols = torch.linspace(-1, 1, w, device=x.device, dtype=x.dtype).view(1, 1, 1, w).expand(n, 1, h, w)
+        return torch.cat([x, cols, rows], 1)
+
+
 @dataclass(frozen=True)
 class ConvKind:
     padded: bool
@@ -134,7 +148,7 @@ def parse_conv_token(token: str) -> tuple[ConvKind, int]:
     prefix = token.rstrip("0123456789")
     digits = token[len(prefix) :]
     if not digits or int(digits) <= 0 or prefix not in ("", "p", "s", "ps", "t", "l"):
-        raise ValueError(f"bad layer token {token!r}: use M, D, or [p][s]<channels> / t<channels> / l<channels>")
+        raise ValueError(f"bad layer token {token!r}: use M, D, C, or [p][s]<channels> / t<channels> / l<channels>")
     return ConvKind("p" in prefix, "s" in prefix, prefix in ("t", "l"), prefix == "l"), int(digits)
 
 
@@ -159,7 +173,8 @@ class TinyNet(nn.Module):
     the same padded (the map keeps its size), ``"s16"`` a depthwise-separable 3x3 convolution
     (``"ps16"`` padded), ``"t8"`` a 1x1 convolution to 8 channels (a transition that mixes
     channels cheaply after a pool), ``"l8"`` the same without activation (a linear bottleneck, as in
-    MobileNetV2: a nonlinearity on so few channels discards information), ``"M"`` a 2x2 max-pool,
+    MobileNetV2: a nonlinearity on so few channels discards information), ``"C"`` two coordinate channels
+    (``AddCoords``) for the next layer, ``"M"`` a 2x2 max-pool,
     ``"D"`` a channel dropout (Dropout2d) with probability ``dropout``. ``act`` names the activation
     of the other layers. Subclasses fix the layers, BatchNorm, dropout and activation, and
     ``recipe`` holds their training hyperparameters; ``TinyNet(layers, dropout, act)`` builds any
@@ -188,6 +203,10 @@ class TinyNet(nn.Module):
                 continue
             if token == "D":
                 stack.append(nn.Dropout2d(dropout))
+                continue
+            if token == "C":
+                stack.append(AddCoords())
+                cin += 2
                 continue
             kind, cout = parse_conv_token(token)
             if kind.separable:

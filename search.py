@@ -66,6 +66,10 @@ CANDIDATES: dict[str, str] = {
     "m7-wide3": "8 12 M D t8 12 12",
     # Model_7's stack with a linear 1x1 transition: no ReLU on its 6 channels (MobileNetV2's linear bottleneck)
     "m7-linear-t": "6 12 M D l6 10 10 11",
+    # Coordinate channels (CoordConv): at the input (the last convolution one channel narrower to pay for them),
+    # or after the pool, where the transition mixes them in for 12 parameters
+    "coords-in": "C 6 12 M D t6 10 10 10",
+    "coords-pool": "6 12 M D C t6 10 10 11",
 }
 # Stacks between the 3,500-parameter bar and Model_6's 7,442: where the smallest network that holds the bar on
 # every seed lies. The grid stage runs them (they are not probed with the candidates above).

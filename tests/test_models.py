@@ -109,3 +109,14 @@ def test_malformed_layer_tokens_are_refused(token):
 def test_an_unknown_activation_is_refused():
     with pytest.raises(ValueError, match="unknown activation 'tanh'; known: relu, silu"):
         model_lib.build_layers("6 12 M 10", act="tanh")
+
+
+def test_coordinate_channels_are_two_more_inputs_without_parameters():
+    x = torch.randn(2, 3, 4, 5)
+    out = model_lib.AddCoords()(x)
+    assert out.shape == (2, 5, 4, 5) and torch.equal(out[:, :3], x)
+    assert torch.equal(out[1, 3, 2], torch.linspace(-1, 1, 5))  # columns
+    assert torch.equal(out[1, 4, :, 0], torch.linspace(-1, 1, 4))  # rows
+    with_coords, without = model_lib.build_layers("6 M C t6 10"), model_lib.build_layers("6 M t6 10")
+    assert model_lib.count_parameters(with_coords) - model_lib.count_parameters(without) == 2 * 6  # t6 sees 8 channels
+    assert with_coords(torch.zeros(1, 1, 28, 28)).shape == (1, 10)

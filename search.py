@@ -370,6 +370,16 @@ GRID = [
     "m7-wide3",
     "m7+adam0.01",
     "m7+warm0.15",
+    # On Model_9's recipe (the held rate): the activation, a linear transition, dropout, the peak rate, coordinates
+    "m7+hold2+silu",
+    "m7-linear-t+hold2",
+    "m7+hold2+drop0.1",
+    "m7+hold2+lr0.05",
+    "coords-in+hold2",
+    "coords-pool+hold2",
+    # Between the bar and Model_6, with Model_10's recipe: the smallest stack that might hold the bar on every seed
+    "m6-14+hold2",
+    "m6-12-14+hold2",
 ]
 
 

@@ -70,6 +70,9 @@ CANDIDATES: dict[str, str] = {
     # or after the pool, where the transition mixes them in for 12 parameters
     "coords-in": "C 6 12 M D t6 10 10 10",
     "coords-pool": "6 12 M D C t6 10 10 11",
+    # 3x3 convolutions factorized into 3x1 and 1x3 after the pool: 12 channels instead of 10-11, twice the depth
+    "fact3x12": "6 12 M D t6 f12 f12 f12",
+    "fact4x10": "6 10 M D t6 f10 f10 f10 f10",  # ... or four of 10 channels, receptive field 22
 }
 # Stacks between the 3,500-parameter bar and Model_6's 7,442: where the smallest network that holds the bar on
 # every seed lies. The grid stage runs them (they are not probed with the candidates above).
@@ -377,6 +380,8 @@ GRID = [
     "m7+hold2+lr0.05",
     "coords-in+hold2",
     "coords-pool+hold2",
+    "fact3x12+hold2",
+    "fact4x10+hold2",
     # Between the bar and Model_6, with Model_10's recipe: the smallest stack that might hold the bar on every seed
     "m6-14+hold2",
     "m6-12-14+hold2",

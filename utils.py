@@ -926,11 +926,11 @@ def _pool_geometry(m: nn.Module, in_size: int) -> tuple[int, int, int, int]:
     if isinstance(m, nn.AdaptiveAvgPool2d | nn.AdaptiveMaxPool2d):
         return in_size, in_size, 0, 1  # global pooling of an in_size map
 
-    def first(v) -> int:
-        return int(v[0] if isinstance(v, tuple) else v)
+    def along_width(v) -> int:  # the dimension whose size the table reports (a 3x1 kernel is 1 wide)
+        return int(v[-1] if isinstance(v, tuple) else v)
 
-    stride = first(m.stride) if m.stride is not None else first(m.kernel_size)
-    return first(m.kernel_size), stride, first(m.padding), first(getattr(m, "dilation", 1))
+    stride = along_width(m.stride) if m.stride is not None else along_width(m.kernel_size)
+    return along_width(m.kernel_size), stride, along_width(m.padding), along_width(getattr(m, "dilation", 1))
 
 
 RF_LAYERS = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)

@@ -120,3 +120,15 @@ def test_coordinate_channels_are_two_more_inputs_without_parameters():
     with_coords, without = model_lib.build_layers("6 M C t6 10"), model_lib.build_layers("6 M t6 10")
     assert model_lib.count_parameters(with_coords) - model_lib.count_parameters(without) == 2 * 6  # t6 sees 8 channels
     assert with_coords(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
+
+
+def test_a_factorized_convolution_is_3x1_then_1x3_and_costs_a_third_less():
+    net = model_lib.build_layers("6 M f12 f12")
+    blocks = [m for m in net.features if isinstance(m, nn.Sequential)]
+    convs = [m for m in blocks[2] if isinstance(m, nn.Conv2d)]
+    assert [c.kernel_size for c in convs] == [(3, 1), (1, 3)]
+    assert sum(c.weight.numel() for c in convs) == 3 * 12 * 12 + 3 * 12 * 12  # a 3x3 of 12 -> 12 has 9 * 12 * 12
+    assert sum(isinstance(m, nn.ReLU) for m in blocks[2]) == 2
+    full = model_lib.build_layers("6 M 12 12")
+    assert net(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
+    assert utils.last_feature_layer(net) == {**utils.last_feature_layer(full), "layer": "features.3.3"}

@@ -459,7 +459,8 @@ def fingerprint(fig) -> str:
             [arr(im.get_array()) for im in ax.get_images()],
             [arr([p.get_x(), p.get_y(), p.get_width(), p.get_height()]) for p in ax.patches if hasattr(p, "get_width")],
         ]
-    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+    # Every part is a str or a list of floats: anything else is a TypeError here, not a repr with an address in it.
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
 def example_digit():

@@ -106,7 +106,7 @@ def conv_block(
 
 
 def separable_block(cin: int, cout: int, padding: int = 0, *, bn: bool = True, act: str = "relu") -> nn.Sequential:
-    """Depthwise 3x3 (one filter per input channel) then a 1x1 mix -> BatchNorm -> ReLU.
+    """Depthwise 3x3 (one filter per input channel) then a 1x1 mix -> BatchNorm -> activation.
 
     It costs 9*cin + cin*cout weights instead of 9*cin*cout: the search's cheaper convolution.
     No nonlinearity between the two halves, as in Xception.

@@ -231,7 +231,7 @@ def ensure_mnist(root: Path | str = DEFAULT_DATA_DIR, log: Callable[[str], None]
     """
     raw = raw_dir(root)
     missing = unverified_files(raw, log)
-    tried = [f"local folder {raw}: " + (", ".join(missing) or "ok") + (" missing or corrupted" if missing else "")]
+    tried = [f"local folder {raw}: {', '.join(missing)} missing or corrupted"]  # shown only if some stay missing
     for source_name, fetch in DATA_SOURCES:
         if not missing:
             break

@@ -90,6 +90,23 @@ def test_val_split_never_touches_the_test_set(mnist):
     assert torch.equal(split.eval_y, mnist.train_labels[val_idx])
 
 
+def test_the_validation_split_holds_out_the_configured_number_of_images(mnist):
+    split = utils.make_split(mnist, utils.TrainConfig.for_model("Model_6", eval_split="val", val_size=2000), "cpu")
+    assert len(split.train_x) == len(split.train_y) == 58000 and len(split.eval_x) == len(split.eval_y) == 2000
+    assert torch.equal(split.eval_index, utils.validation_split(60000, 2000)[1])
+
+
+@pytest.mark.parametrize("eval_split", ["test", "val"])
+def test_the_images_and_labels_go_to_the_device_asked_for(mnist, eval_split):
+    """On the meta device (shapes, no data): any device but the CPU shows where each tensor went."""
+    cfg = utils.TrainConfig.for_model("Model_6", eval_split=eval_split, train_limit=64, eval_limit=32)
+    split = utils.make_split(mnist, cfg, torch.device("meta"))
+    assert [t.device.type for t in (split.train_x, split.train_y, split.eval_x, split.eval_y)] == ["meta"] * 4
+    assert [tuple(t.shape) for t in (split.train_x, split.train_y, split.eval_x, split.eval_y)] == [
+        (64, 1, 28, 28), (64,), (32, 1, 28, 28), (32,)
+    ]  # fmt: skip
+
+
 # ----------------------------------------------------------------- the fallback chain
 
 

@@ -290,13 +290,13 @@ def test_every_mismatch_of_a_weights_file_is_named_and_a_fit_loads_in_eval_mode(
         "shape of features.1.0.weight (1, 8, 3, 3) (the model has (16, 8, 3, 3))"
     )
     for kind, change in (
-        ("missing", lambda st: st.pop("head.bias")),
-        ("unexpected", lambda st: st.update(x=st["head.bias"].clone())),
+        ("missing", lambda st: [st.pop("head.bias"), st.pop("head.weight")]),
+        ("unexpected", lambda st: st.update(x=st["head.bias"].clone(), y=st["head.bias"].clone())),
     ):
         alone = {k: v.clone() for k, v in net.state_dict().items()}
-        change(alone)  # one kind of mismatch alone is refused as well
+        change(alone)  # one kind of mismatch alone is refused as well, all of its tensors named
         save_file(alone, str(tmp_path / f"{kind}.safetensors"))
-        with pytest.raises(utils.WeightsError, match=f"does not fit Model_6: {kind} (head.bias|x)$"):
+        with pytest.raises(utils.WeightsError, match=f"does not fit Model_6: {kind} (head.bias, head.weight|x, y)$"):
             utils.load_weights(utils.model_lib.get_model("Model_6"), tmp_path / f"{kind}.safetensors")
     with pytest.raises(utils.WeightsError, match=r"absent\.safetensors: no such weights file$"):
         utils.load_weights(net, tmp_path / "absent.safetensors")

@@ -166,7 +166,8 @@ COLUMNS = ("mutants tested", "killed", "not killed", "listed as equivalent", "ki
 
 def markdown(rec: dict) -> str:
     lines = [
-        f"`python mutate.py` with mutmut {rec['mutmut']}; each file's mutants were made from the commit named.\n",
+        f"`python mutate.py` with mutmut {rec['mutmut']}; each file's run began at the commit named (a function"
+        " changed since was mutated and tested again as it is now).\n",
         "| file | commit | " + " | ".join(COLUMNS) + " |",
         "|---" * (len(COLUMNS) + 2) + "|",
     ]

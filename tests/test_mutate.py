@@ -59,7 +59,7 @@ def test_the_readme_table_shows_every_file_and_what_was_left():
     rows = [{**row, "git_commit": "abcdef0123"} for row in rows]
     rec = {"mutmut": "3.8.1", "files": rows, "not explained": unexplained}
     table = mutate.markdown(json.loads(json.dumps(rec)))  # as report.py reads it back from results/mutation.json
-    assert "mutmut 3.8.1; each file's mutants were made from the commit named." in table
+    assert "mutmut 3.8.1; each file's run began at the commit named" in table
     assert "| `report.py` | abcdef0 | 2 | 1 | 1 | 1 | 50.0 | 100.0 |" in table
     assert "| `tests/check_notebook.py` | abcdef0 | 0 | 0 | 0 | 0 | - | - |" in table
     assert "1 mutants in scope were not tested" in table and "neither killed" not in table

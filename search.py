@@ -80,6 +80,7 @@ FRONTIER: dict[str, str] = {
     "m6-14": "8 16 M D t8 14 14 14",  # Model_6 with 14 channels after the pool
     "m6-12-14": "8 12 M D t8 14 14 14",  # ... and 12 before it
 }
+STACKS = {**CANDIDATES, **FRONTIER}  # every named stack: what --list shows and a grid point may start from
 
 
 def describe(layers: str) -> dict:
@@ -342,7 +343,6 @@ RECIPE_CHANGES: dict[str, dict] = {
     "aug1.5": augmentation(1.5),
     "drop0.02": dict(dropout=0.02),
     "drop0.1": dict(dropout=0.1),
-    "drop0.15": dict(dropout=0.15),
     "silu": dict(activation="silu"),
     "lr0.05": dict(lr=0.05),
     "lr0.2": dict(lr=0.2),
@@ -390,8 +390,8 @@ GRID = [
 
 def grid_stack(name: str) -> str:
     """A candidate's or frontier stack, or a registered Session 7 model's own (larger models, as reference points)."""
-    if name in CANDIDATES or name in FRONTIER:
-        return {**CANDIDATES, **FRONTIER}[name]
+    if name in STACKS:
+        return STACKS[name]
     if name in model_lib.s7_models():
         return " ".join(model_lib.get_model(name).layers)
     raise ValueError(f"unknown candidate {name!r}; see --list, or name a frontier stack or a Session 7 model")
@@ -487,7 +487,7 @@ def stage_teacher(args) -> None:
 
 
 def list_candidates() -> None:
-    for name, layers in {**CANDIDATES, **FRONTIER}.items():
+    for name, layers in STACKS.items():
         d = describe(layers)
         print(f"{name:24s} {d['params']:>6,} params  rf {d['rf']:>2} px on {d['size']}x{d['size']}  {layers}")
 

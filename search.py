@@ -121,13 +121,24 @@ def run_trial(trial, cfg: utils.TrainConfig, prune: bool) -> float:
     return objective_value(result, cfg.epochs)
 
 
+# A running trial's process writes a heartbeat to the study's storage this often; a trial without one for
+# HEARTBEAT_GRACE seconds belongs to a killed search and is failed. A search started beside a running one
+# leaves that one's trials alone.
+HEARTBEAT_SECONDS, HEARTBEAT_GRACE = 20, 120
+
+
 def study(name: str, storage: str, sampler=None, pruner=None):
+    import warnings
+
     import optuna
 
     Path(utils.REPO / "build").mkdir(exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats: experimental since 2.9
+        rdb = optuna.storages.RDBStorage(storage, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=HEARTBEAT_GRACE)
     return optuna.create_study(
         study_name=name,
-        storage=storage,
+        storage=rdb,
         load_if_exists=True,
         direction="maximize",
         sampler=sampler or optuna.samplers.TPESampler(seed=0),
@@ -135,23 +146,25 @@ def study(name: str, storage: str, sampler=None, pruner=None):
     )
 
 
-def fail_orphans(st) -> None:
-    """Trials left running by an interrupted search (no worker runs before a stage starts them) are failed."""
+def fail_stale(st) -> None:
+    """Fail the trials whose process stopped writing heartbeats (an interrupted search)."""
+    import warnings
+
     import optuna
 
-    for t in st.trials:
-        if t.state == optuna.trial.TrialState.RUNNING:
-            st.tell(t.number, state=optuna.trial.TrialState.FAIL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(st)
 
 
 def pending(st, key: str, values: list[str]) -> list[str]:
-    """The values of ``key`` that no trial of the study has finished or is waiting to run.
-    A trial left running by an interrupted search (failed by fail_orphans) counts as not run: it is queued again."""
+    """The values of ``key`` that no trial of the study has finished, is running or is waiting to run.
+    A trial left running by an interrupted search (failed by fail_stale) counts as not run: it is queued again."""
     import optuna
 
-    waiting = optuna.trial.TrialState.WAITING
-    done = {t.params.get(key) for t in st.trials if t.state.is_finished()}
-    queued = {t.system_attrs.get("fixed_params", {}).get(key) for t in st.trials if t.state == waiting}
+    states = optuna.trial.TrialState
+    done = {t.params.get(key) for t in st.trials if t.state.is_finished() or t.state == states.RUNNING}
+    queued = {t.system_attrs.get("fixed_params", {}).get(key) for t in st.trials if t.state == states.WAITING}
     return [v for v in values if v not in done | queued]
 
 
@@ -165,14 +178,19 @@ def run_trials(st, objective, n_trials: int, lock=None) -> None:
     """``n_trials`` trials by Optuna's ask and tell; ``lock`` serializes the asking between worker processes
     (two workers asking at once can both pop the same queued trial)."""
     import contextlib
+    import warnings
 
     import optuna
+    from optuna.storages._heartbeat import get_heartbeat_thread  # what Study.optimize runs around each trial
 
     for _ in range(n_trials):
-        with lock or contextlib.nullcontext():
+        with lock or contextlib.nullcontext(), warnings.catch_warnings():
+            # Optuna warns that heartbeats are meant for Study.optimize: this loop runs the same heartbeat thread
+            warnings.filterwarnings("ignore", "Heartbeat of storage is supposed to be used with Study.optimize")
             trial = st.ask()
         try:
-            value = objective(trial)
+            with get_heartbeat_thread(trial._trial_id, st._storage):
+                value = objective(trial)
         except optuna.TrialPruned:
             st.tell(trial, state=optuna.trial.TrialState.PRUNED)
         except BaseException:
@@ -241,7 +259,7 @@ def run_candidates(args, stage: str, names: list[str], epochs: int, prune: bool,
     import functools
 
     st = study(stage, args.storage, **options)
-    fail_orphans(st)
+    fail_stale(st)
     for name in pending(st, "candidate", names):
         st.enqueue_trial({"candidate": name})
     optimize(args, stage, functools.partial(candidate_objective, stage, epochs, prune), queued(st), **options)
@@ -285,7 +303,7 @@ def stage_recipe(args) -> None:
 
     options = recipe_options()
     st = study(f"recipe-{args.base}", args.storage, **options)
-    fail_orphans(st)
+    fail_stale(st)
     if not st.trials:
         for change in ONE_CHANGE:
             if change.get("distill") and not TEACHER.exists():
@@ -412,20 +430,24 @@ def grid_config(name: str, stage: str, epochs: int, seed: int = 1) -> utils.Trai
 def stage_grid(args) -> None:
     """Stacks with named recipe changes, each once on the full schedule, seed 1, never pruned.
     A point is a trial's user attribute, not a categorical parameter: the list of points grows between runs."""
-    import optuna
-
     names = args.candidates or GRID
     for name in names:
         grid_config(name, "grid", FULL_EPOCHS)  # every name is checked before anything trains
     st = study("grid", args.storage)
-    fail_orphans(st)
-    states = optuna.trial.TrialState
-    kept = (states.COMPLETE, states.PRUNED, states.WAITING)  # a failed (interrupted) trial is queued again
-    seen = {t.user_attrs.get("point") for t in st.trials if t.state in kept}
-    for name in names:
-        if name not in seen:
-            st.enqueue_trial({}, user_attrs={"point": name})
+    fail_stale(st)
+    for name in unrun_points(st, names):
+        st.enqueue_trial({}, user_attrs={"point": name})
     optimize(args, "grid", grid_objective, queued(st))
+
+
+def unrun_points(st, names: list[str]) -> list[str]:
+    """The grid points that no trial has run, is running or waits to run; a failed (interrupted) one is run again."""
+    import optuna
+
+    states = optuna.trial.TrialState
+    kept = (states.COMPLETE, states.PRUNED, states.RUNNING, states.WAITING)
+    seen = {t.user_attrs.get("point") for t in st.trials if t.state in kept}
+    return [name for name in names if name not in seen]
 
 
 def grid_objective():

@@ -95,3 +95,47 @@ def test_every_stage_runs_end_to_end_in_dry_run_mode(mnist, tmp_path):
 def test_bad_input_gives_one_line(args, message):
     proc = run(*args)
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_starting_a_stage_fails_the_trials_of_a_killed_search_and_leaves_a_running_ones(tmp_path, monkeypatch):
+    import signal
+    import threading
+    import time
+
+    import optuna
+
+    monkeypatch.setattr(search, "HEARTBEAT_SECONDS", 1)
+    monkeypatch.setattr(search, "HEARTBEAT_GRACE", 3)
+    url = f"sqlite:///{tmp_path}/search.db"
+    st = search.study("grid", url)
+    for point in ("killed", "running"):
+        st.enqueue_trial({}, user_attrs={"point": point})
+    # A search in another process takes the first trial; it is killed mid-trial, before it can tell the study.
+    killed = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time, search; search.HEARTBEAT_SECONDS = 1; "
+            "search.run_trials(search.study('grid', sys.argv[1]), lambda trial: time.sleep(60), 1)",
+            url,
+        ],
+        cwd=utils.REPO,
+    )
+    while not any(t.state == optuna.trial.TrialState.RUNNING for t in st.trials):
+        time.sleep(0.2)
+    time.sleep(1.5)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    release = threading.Event()  # a search beside this one runs the second trial
+    running = threading.Thread(target=search.run_trials, args=(st, lambda trial: release.wait(30) and 1.0, 1))
+    running.start()
+    try:
+        time.sleep(4)  # past the grace period: only the live search kept writing heartbeats
+        search.fail_stale(st)
+        states = {t.user_attrs["point"]: t.state for t in st.trials}
+        assert states == {"killed": optuna.trial.TrialState.FAIL, "running": optuna.trial.TrialState.RUNNING}
+        assert search.unrun_points(st, ["killed", "running", "new"]) == ["killed", "new"]
+    finally:
+        release.set()
+        running.join()
+    assert {t.user_attrs["point"]: t.state for t in st.trials}["running"] == optuna.trial.TrialState.COMPLETE

@@ -95,6 +95,21 @@ def test_class_activation_maps_average_to_the_logits(net, mnist):
     assert torch.equal(logits.log_softmax(1).argmax(1), net(x).argmax(1))
 
 
+def test_the_class_activation_map_figure_shows_the_same_maps_whatever_kernels_compute_them(net, mnist):
+    """A channels-last network runs other convolution kernels, whose float32 sums differ in the fifth decimal:
+    what the figure shows (its fingerprint, which the README's check compares) must not move with them."""
+    import copy
+
+    import report
+
+    def shown(network):
+        fig = utils.plot_class_activation_maps(network, mnist.test_images, mnist.test_labels, "maps")
+        return report.fingerprint(fig)
+
+    other_kernels = copy.deepcopy(net).to(memory_format=torch.channels_last)
+    assert shown(other_kernels) == shown(net)
+
+
 def test_committed_weights_reproduce_their_recorded_test_accuracy(mnist):
     """Every weights file in results/ gives exactly the correct count its results file recorded."""
     files = sorted(utils.DEFAULT_RESULTS_DIR.glob("*.safetensors"))

@@ -73,12 +73,23 @@ CANDIDATES: dict[str, str] = {
     # 3x3 convolutions factorized into 3x1 and 1x3 after the pool: 12 channels instead of 10-11, twice the depth
     "fact3x12": "6 12 M D t6 f12 f12 f12",
     "fact4x10": "6 10 M D t6 f10 f10 f10 f10",  # ... or four of 10 channels, receptive field 22
+    # Model_7's stack with padded convolutions before the pool: the same weights see the digit's border,
+    # and the maps after the pool are larger (7x7 or 8x8 at the last convolution instead of 6x6)
+    "m7-padded-first": "p6 12 M D t6 10 10 11",
+    "m7-padded-two": "p6 p12 M D t6 10 10 11",
+    # 16 channels at the last convolution (the features that GAP averages), paid for by 8-channel layers before it
+    "m7-last16": "6 12 M D t6 8 8 16",
 }
 # Stacks between the 3,500-parameter bar and Model_6's 7,442: where the smallest network that holds the bar on
 # every seed lies. The grid stage runs them (they are not probed with the candidates above).
 FRONTIER: dict[str, str] = {
     "m6-14": "8 16 M D t8 14 14 14",  # Model_6 with 14 channels after the pool
     "m6-12-14": "8 12 M D t8 14 14 14",  # ... and 12 before it
+    # Model_6's three 16-channel layers after the pool, with Model_7's (Model_9's) layers before it
+    "m9-16": "6 12 M D t6 16 16 16",
+    "m6-12-16-16": "8 16 M D t8 12 16 16",  # ... or Model_6 with its first layer after the pool at 12 channels
+    # ... and with narrower layers after the pool but the last one at 16 channels
+    "m9-12-12-16": "6 12 M D t6 12 12 16",
 }
 STACKS = {**CANDIDATES, **FRONTIER}  # every named stack: what --list shows and a grid point may start from
 
@@ -373,6 +384,9 @@ RECIPE_CHANGES: dict[str, dict] = {
     "hold1": dict(hold=1),
     "hold2": dict(hold=2),
     "hold3": dict(hold=3),
+    # Distillation from the Session 6 model trained on the same 50k images (search.py teacher), its soft targets
+    # weighted 0.9 (the earlier trial weighted them 0.5)
+    "kd0.9": dict(distill=0.9, teacher="results/val/S6_Model-teacher-seed1.json"),
 }
 # "<candidate>[+<change>...]": a stack with changes of its recipe (a bare candidate is the base recipe).
 GRID = [
@@ -403,6 +417,18 @@ GRID = [
     # Between the bar and Model_6, with Model_10's recipe: the smallest stack that might hold the bar on every seed
     "m6-14+hold2",
     "m6-12-14+hold2",
+    # On Model_9's recipe: distillation weighted 0.9; padded convolutions before the pool
+    "m7+hold2+kd0.9",
+    "m7-padded-first+hold2",
+    "m7-padded-two+hold2",
+    # The probe stage's best stack, stopped at epoch 5 of the full stage by its pruner, run to the end
+    "three-before-pool+hold2",
+    # Between the bar and Model_6, smaller than Model_6 by 12% in two ways
+    "m9-16+hold2",
+    "m6-12-16-16+hold2",
+    # Is it the width of the last convolution? 16 channels there, narrower layers before it
+    "m9-12-12-16+hold2",
+    "m7-last16+hold2",
 ]
 
 

@@ -185,9 +185,10 @@ def queued(st) -> int:
     return sum(t.state == optuna.trial.TrialState.WAITING for t in st.trials)
 
 
-def run_trials(st, objective, n_trials: int, lock=None) -> None:
+def run_trials(st, objective, n_trials: int, lock=None, queued_only: bool = False) -> None:
     """``n_trials`` trials by Optuna's ask and tell; ``lock`` serializes the asking between worker processes
-    (two workers asking at once can both pop the same queued trial)."""
+    (two workers asking at once can both pop the same queued trial). ``queued_only``: stop when no queued trial
+    is left (a search beside this one ran it) instead of asking the sampler for a new one."""
     import contextlib
     import warnings
 
@@ -198,6 +199,8 @@ def run_trials(st, objective, n_trials: int, lock=None) -> None:
         with lock or contextlib.nullcontext(), warnings.catch_warnings():
             # Optuna warns that heartbeats are meant for Study.optimize: this loop runs the same heartbeat thread
             warnings.filterwarnings("ignore", "Heartbeat of storage is supposed to be used with Study.optimize")
+            if queued_only and not queued(st):
+                return
             trial = st.ask()
         try:
             with get_heartbeat_thread(trial._trial_id, st._storage):
@@ -212,17 +215,17 @@ def run_trials(st, objective, n_trials: int, lock=None) -> None:
             utils.say(f"trial {trial.number} finished: {value:.4f}, {trial.params or trial.user_attrs}")
 
 
-def _worker(storage: str, study_name: str, make_objective, options: dict, n_trials: int, lock) -> None:
+def _worker(storage: str, study_name: str, make_objective, options: dict, n_trials: int, lock, queued_only) -> None:
     import torch
 
     torch.set_num_threads(1)  # one core each: several OpenMP threads per process on shared cores stall
-    run_trials(study(study_name, storage, **options), make_objective(), n_trials, lock)
+    run_trials(study(study_name, storage, **options), make_objective(), n_trials, lock, queued_only)
 
 
-def optimize(args, study_name: str, make_objective, n_trials: int, **options) -> None:
+def optimize(args, study_name: str, make_objective, n_trials: int, queued_only: bool = False, **options) -> None:
     """``n_trials`` trials of the study, in ``args.workers`` processes that share its storage."""
     if args.workers == 1 or n_trials <= 1:
-        run_trials(study(study_name, args.storage, **options), make_objective(), n_trials)
+        run_trials(study(study_name, args.storage, **options), make_objective(), n_trials, queued_only=queued_only)
         return
     import multiprocessing
 
@@ -230,7 +233,7 @@ def optimize(args, study_name: str, make_objective, n_trials: int, **options) ->
     lock = ctx.Lock()
     shares = [n_trials // args.workers + (i < n_trials % args.workers) for i in range(args.workers)]
     procs = [
-        ctx.Process(target=_worker, args=(args.storage, study_name, make_objective, options, n, lock))
+        ctx.Process(target=_worker, args=(args.storage, study_name, make_objective, options, n, lock, queued_only))
         for n in shares
         if n
     ]
@@ -273,7 +276,8 @@ def run_candidates(args, stage: str, names: list[str], epochs: int, prune: bool,
     fail_stale(st)
     for name in pending(st, "candidate", names):
         st.enqueue_trial({"candidate": name})
-    optimize(args, stage, functools.partial(candidate_objective, stage, epochs, prune), queued(st), **options)
+    objective = functools.partial(candidate_objective, stage, epochs, prune)
+    optimize(args, stage, objective, queued(st), queued_only=True, **options)
 
 
 def candidate_objective(stage: str, epochs: int, prune: bool):
@@ -463,7 +467,7 @@ def stage_grid(args) -> None:
     fail_stale(st)
     for name in unrun_points(st, names):
         st.enqueue_trial({}, user_attrs={"point": name})
-    optimize(args, "grid", grid_objective, queued(st))
+    optimize(args, "grid", grid_objective, queued(st), queued_only=True)
 
 
 def unrun_points(st, names: list[str]) -> list[str]:

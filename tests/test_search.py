@@ -139,3 +139,18 @@ def test_starting_a_stage_fails_the_trials_of_a_killed_search_and_leaves_a_runni
         release.set()
         running.join()
     assert {t.user_attrs["point"]: t.state for t in st.trials}["running"] == optuna.trial.TrialState.COMPLETE
+
+
+def test_a_search_stops_when_the_search_beside_it_took_its_queued_trials(tmp_path):
+    st = search.study("grid", f"sqlite:///{tmp_path}/search.db")
+    st.enqueue_trial({}, user_attrs={"point": "m7"})
+    ran = []
+
+    def objective(trial):
+        ran.append(trial.user_attrs["point"])  # a trial the sampler made has no point: KeyError
+        return 1.0
+
+    # Both searches counted the one queued trial; the one beside this one ran it first.
+    search.run_trials(st, objective, 1, queued_only=True)
+    search.run_trials(st, objective, 1, queued_only=True)
+    assert ran == ["m7"] and len(st.trials) == 1

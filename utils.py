@@ -604,12 +604,27 @@ def environment() -> dict:
     return {
         "torch": torch.__version__,
         "device": torch.cuda.get_device_name(0) if device.type == "cuda" else cpu_name(),
+        # Two CPUs of one name can be other generations, whose kernels give other numbers (an "AMD EPYC" with
+        # AVX2 did not reproduce the runs of another): their family, model and the instruction set torch uses.
+        **({"cpu": cpu_model()} if device.type == "cpu" else {}),
         "threads": torch.get_num_threads(),
         "python": platform.python_version(),
         "git_commit": git("rev-parse", "HEAD"),
         # uncommitted changes to the code that trains (notebooks and docs do not change the numbers)
         "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--", "*.py")),
     }
+
+
+def cpu_model() -> str:
+    """E.g. "AuthenticAMD cpu family 25 model 1, AVX2"."""
+    fields: dict[str, str] = {}
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+    family = " ".join(f"{k} {fields[k]}" for k in ("cpu family", "model") if k in fields)
+    vendor = fields.get("vendor_id", platform.machine())
+    return f"{vendor} {family}".strip() + f", {torch.backends.cpu.get_cpu_capability()}"
 
 
 def cpu_name() -> str:

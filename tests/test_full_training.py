@@ -7,7 +7,7 @@ import utils
 
 # model -> (parameters must be fewer than, test accuracy bar for each of the last 3 epochs)
 FINALS = {model_lib.S7_FINAL: (8000, 99.40), model_lib.S6_FINAL: (20000, 99.50)}
-SAME_MACHINE = ("torch", "device", "threads")
+SAME_MACHINE = ("torch", "device", "cpu", "threads")  # a run made before "cpu" was recorded: never the same
 
 
 @pytest.fixture(scope="module", params=list(FINALS))
@@ -30,9 +30,9 @@ def test_full_training_reproduces_the_committed_run(full_run):
     cfg, result = full_run
     committed = utils.load_result(utils.result_path(utils.DEFAULT_RESULTS_DIR, cfg.run_name))
     differ = {
-        k: (committed.environment[k], result.environment[k])
+        k: (committed.environment.get(k), result.environment.get(k))
         for k in SAME_MACHINE
-        if committed.environment[k] != result.environment[k]
+        if committed.environment.get(k) != result.environment.get(k)
     }
     if differ:
         pytest.skip(f"same numbers are expected only on the machine that made {cfg.run_name}; here {differ}")

@@ -615,24 +615,26 @@ def environment() -> dict:
     }
 
 
-def cpu_model() -> str:
-    """E.g. "AuthenticAMD cpu family 25 model 1, AVX2"."""
+def cpuinfo() -> dict[str, str]:
+    """The first value of each field of /proc/cpuinfo (empty where there is none)."""
     fields: dict[str, str] = {}
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             key, _, value = line.partition(":")
             fields.setdefault(key.strip(), value.strip())
+    return fields
+
+
+def cpu_model() -> str:
+    """E.g. "AuthenticAMD cpu family 25 model 1, AVX2"."""
+    fields = cpuinfo()
     family = " ".join(f"{k} {fields[k]}" for k in ("cpu family", "model") if k in fields)
     vendor = fields.get("vendor_id", platform.machine())
     return f"{vendor} {family}".strip() + f", {torch.backends.cpu.get_cpu_capability()}"
 
 
 def cpu_name() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "cpu"
+    return cpuinfo().get("model name") or platform.processor() or "cpu"
 
 
 def seed_everything(seed: int) -> None:

@@ -133,6 +133,28 @@ def factorized_block(cin: int, cout: int, *, bn: bool = True, act: str = "relu")
     )
 
 
+class SharedConv(nn.Module):
+    """An earlier 3x3 convolution applied again, with its own BatchNorm and activation: depth without weights.
+
+    The small stacks here underfit their augmented training batches (train accuracy below validation), so
+    another pass of the same filters buys computation, not parameters. The convolution is held outside the
+    module tree: its weights are counted, saved and moved once, with the layer that owns them.
+    """
+
+    def __init__(self, conv: nn.Conv2d, *, bn: bool = True, act: str = "relu") -> None:
+        super().__init__()
+        if conv.in_channels != conv.out_channels:
+            raise ValueError(
+                f"R repeats a convolution of as many channels in as out, not {conv.in_channels} -> {conv.out_channels}"
+            )
+        self.shared = (conv,)  # a tuple: not a submodule, so its weights are not registered twice
+        self.norm = nn.BatchNorm2d(conv.out_channels) if bn else nn.Identity()
+        self.act = activation(act)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.norm(self.shared[0](x)))
+
+
 class AddCoords(nn.Module):
     """Two channels more: each pixel's column and row, from -1 to 1 (CoordConv, Liu et al., 2018). No parameters.
 
@@ -162,7 +184,7 @@ def parse_conv_token(token: str) -> tuple[ConvKind, int]:
     digits = token[len(prefix) :]
     if not digits or int(digits) <= 0 or prefix not in ("", "p", "s", "ps", "t", "l", "f"):
         raise ValueError(
-            f"bad layer token {token!r}: use M, D, C, or [p][s]<channels> / t<channels> / l<channels> / f<channels>"
+            f"bad layer token {token!r}: use M, D, C, R, or [p][s]<channels> / t<channels> / l<channels> / f<channels>"
         )
     return ConvKind("p" in prefix, "s" in prefix, prefix in ("t", "l"), prefix == "l", prefix == "f"), int(digits)
 
@@ -189,7 +211,8 @@ class TinyNet(nn.Module):
     (``"ps16"`` padded), ``"t8"`` a 1x1 convolution to 8 channels (a transition that mixes
     channels cheaply after a pool), ``"l8"`` the same without activation (a linear bottleneck, as in
     MobileNetV2: a nonlinearity on so few channels discards information), ``"f16"`` an unpadded 3x3
-    convolution factorized into 3x1 and 1x3 (``factorized_block``), ``"C"`` two coordinate channels
+    convolution factorized into 3x1 and 1x3 (``factorized_block``), ``"R"`` the previous full 3x3
+    convolution again with the same weights (``SharedConv``), ``"C"`` two coordinate channels
     (``AddCoords``) for the next layer, ``"M"`` a 2x2 max-pool,
     ``"D"`` a channel dropout (Dropout2d) with probability ``dropout``. ``act`` names the activation
     of the other layers. Subclasses fix the layers, BatchNorm, dropout and activation, and
@@ -213,6 +236,7 @@ class TinyNet(nn.Module):
         act = self.act if act is None else act
         stack: list[nn.Module] = []
         cin = 1
+        last_square: nn.Conv2d | None = None  # the convolution that an "R" repeats
         for token in layers:
             if token == "M":
                 stack.append(nn.MaxPool2d(2))
@@ -224,6 +248,11 @@ class TinyNet(nn.Module):
                 stack.append(AddCoords())
                 cin += 2
                 continue
+            if token == "R":
+                if last_square is None:
+                    raise ValueError("bad layer token 'R': it repeats a full 3x3 convolution, and none comes before it")
+                stack.append(SharedConv(last_square, bn=self.bn, act=act))
+                continue
             kind, cout = parse_conv_token(token)
             if kind.separable:
                 stack.append(separable_block(cin, cout, padding=int(kind.padded), bn=self.bn, act=act))
@@ -233,6 +262,8 @@ class TinyNet(nn.Module):
                 kernel = 1 if kind.transition else 3
                 layer_act = None if kind.linear else act
                 stack.append(conv_block(cin, cout, kernel, padding=int(kind.padded), bn=self.bn, act=layer_act))
+            full_3x3 = not (kind.separable or kind.factorized or kind.transition)
+            last_square = stack[-1][0] if full_3x3 else None
             cin = cout
         self.features = nn.Sequential(*stack)
         self.gap = nn.AdaptiveAvgPool2d(1)

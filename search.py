@@ -79,6 +79,13 @@ CANDIDATES: dict[str, str] = {
     "m7-padded-two": "p6 p12 M D t6 10 10 11",
     # 16 channels at the last convolution (the features that GAP averages), paid for by 8-channel layers before it
     "m7-last16": "6 12 M D t6 8 8 16",
+    # Shared weights ("R": the previous 3x3 convolution again, with its own BatchNorm): these stacks underfit their
+    # augmented batches, so depth that costs no parameters. Model_7's depth with 13 channels instead of 10-11,
+    # one layer deeper (receptive field 22), a transition to 8, or a repeat before the pool as well
+    "share-13": "6 12 M D t6 13 13 R",
+    "share-13-deep": "6 12 M D t6 13 13 R R",
+    "share-t8-12-deep": "6 12 M D t8 12 12 R R",
+    "share-before-pool": "8 8 R M D t8 12 12 R R",
 }
 # Stacks between the 3,500-parameter bar and Model_6's 7,442: where the smallest network that holds the bar on
 # every seed lies. The grid stage runs them (they are not probed with the candidates above).
@@ -433,6 +440,11 @@ GRID = [
     # Is it the width of the last convolution? 16 channels there, narrower layers before it
     "m9-12-12-16+hold2",
     "m7-last16+hold2",
+    # On Model_9's recipe: convolutions whose weights are used twice or three times
+    "share-13+hold2",
+    "share-13-deep+hold2",
+    "share-t8-12-deep+hold2",
+    "share-before-pool+hold2",
 ]
 
 

@@ -132,3 +132,35 @@ def test_a_factorized_convolution_is_3x1_then_1x3_and_costs_a_third_less():
     full = model_lib.build_layers("6 M 12 12")
     assert net(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
     assert utils.last_feature_layer(net) == {**utils.last_feature_layer(full), "layer": "features.3.3"}
+
+
+def test_a_repeated_convolution_shares_its_weights_and_has_its_own_batchnorm():
+    net = model_lib.build_layers("6 M t10 10 R R")
+    once = model_lib.build_layers("6 M t10 10")
+    conv = net.features[3][0]
+    repeats = [m for m in net.features if isinstance(m, model_lib.SharedConv)]
+    assert len(repeats) == 2 and all(r.shared[0] is conv for r in repeats)
+    # counted and saved once: only the two BatchNorms (2 x 10 weights and biases) are new
+    assert model_lib.count_parameters(net) - model_lib.count_parameters(once) == 2 * 2 * 10
+    assert sum(k.endswith(".weight") and v.dim() == 4 for k, v in net.state_dict().items()) == 4
+    assert utils.last_feature_layer(net)["size"] == 7  # 13 -> 11 -> 9 -> 7: each repeat is a convolution
+    x = torch.randn(2, 1, 28, 28)
+    before = net.eval()(x)
+    with torch.no_grad():
+        conv.weight.mul_(2)
+    assert not torch.allclose(net(x), before)  # one tensor drives all three passes
+    assert net(x).shape == (2, 10)
+
+
+@pytest.mark.parametrize(
+    "layers, message",
+    [
+        ("R 6", "none comes before it"),
+        ("6 M t6 R", "none comes before it"),
+        ("6 s8 R", "none comes before it"),
+        ("6 8 R", "as many channels in as out, not 6 -> 8"),
+    ],
+)
+def test_a_repeat_needs_a_square_full_convolution_before_it(layers, message):
+    with pytest.raises(ValueError, match=message):
+        model_lib.build_layers(layers)

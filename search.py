@@ -32,6 +32,7 @@ VAL_DIR = Path(DRY_RUN) if DRY_RUN else utils.DEFAULT_RESULTS_DIR / "val"
 DEFAULT_STORAGE = f"sqlite:///{utils.REPO / 'build' / 'search.db'}"
 RECIPE_OF = "Model_7"  # the recipe every candidate starts from (Model_6's, at Model_7's size)
 PARAM_RANGE = (2000, 3500)
+TEACHER_FILE = "S6_Model-teacher-seed1.json"  # search.py teacher: distillation's teacher, in the validation folder
 PROBE_EPOCHS, FULL_EPOCHS = 5, 15
 
 # name -> layer stack (model.TinyNet tokens). One-pool stacks like Model_7's; two pools; padded;
@@ -397,7 +398,9 @@ RECIPE_CHANGES: dict[str, dict] = {
     "hold3": dict(hold=3),
     # Distillation from the Session 6 model trained on the same 50k images (search.py teacher), its soft targets
     # weighted 0.9 (the earlier trial weighted them 0.5)
-    "kd0.9": dict(distill=0.9, teacher="results/val/S6_Model-teacher-seed1.json"),
+    "kd0.9": dict(
+        distill=0.9, teacher=(utils.DEFAULT_RESULTS_DIR / "val" / TEACHER_FILE).relative_to(utils.REPO).as_posix()
+    ),
 }
 # "<candidate>[+<change>...]": a stack with changes of its recipe (a bare candidate is the base recipe).
 GRID = [
@@ -535,7 +538,7 @@ def train_all(configs: list[utils.TrainConfig], workers: int) -> None:
         pool.map(_train_one, configs, chunksize=1)
 
 
-TEACHER = VAL_DIR / "S6_Model-teacher-seed1.json"
+TEACHER = VAL_DIR / TEACHER_FILE
 
 
 def stage_teacher(args) -> None:

@@ -396,6 +396,10 @@ RECIPE_CHANGES: dict[str, dict] = {
     "hold1": dict(hold=1),
     "hold2": dict(hold=2),
     "hold3": dict(hold=3),
+    # The last 3 or 5 epochs on images without augmentation (the cycle's tail and the held rate): the evaluation's
+    # distribution for BatchNorm's statistics and the last steps, where the stacks underfit their augmented batches
+    "clean3": dict(clean=3),
+    "clean5": dict(clean=5),
     # Distillation from the Session 6 model trained on the same 50k images (search.py teacher), its soft targets
     # weighted 0.9 (the earlier trial weighted them 0.5)
     "kd0.9": dict(
@@ -448,6 +452,9 @@ GRID = [
     "share-13-deep+hold2",
     "share-t8-12-deep+hold2",
     "share-before-pool+hold2",
+    # On Model_9's recipe: the last epochs without augmentation
+    "m7+hold2+clean3",
+    "m7+hold2+clean5",
 ]
 
 

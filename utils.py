@@ -376,6 +376,7 @@ class TrainConfig:
     rotate: float = 0.0  # degrees
     scale: float = 0.0  # fraction
     translate: float = 0.0  # pixels
+    clean: int = 0  # the last ``clean`` epochs train on the images as they are, without augmentation
     seed: int = 1
     eval_split: str = "test"  # test: train on all 60k | val: train on 50k, evaluate the held-out 10k
     val_size: int = 10000
@@ -416,6 +417,8 @@ class TrainConfig:
             raise ValueError(f"optimizer must be sgd or adam, got {self.optimizer!r}")
         if self.schedule not in ("constant", "onecycle"):
             raise ValueError(f"schedule must be constant or onecycle, got {self.schedule!r}")
+        if not 0 <= self.clean <= self.epochs:
+            raise ValueError(f"clean must be in [0, epochs], got {self.clean}")
         if not 0 <= self.hold < self.epochs or (self.hold and self.schedule != "onecycle"):
             raise ValueError(f"hold must be in [0, epochs) and needs the one-cycle schedule, got {self.hold}")
         if self.eval_split not in ("test", "val"):
@@ -746,9 +749,14 @@ def train_epoch(
         file=sys.stderr,
         dynamic_ncols=True,
     )
+    # The last epochs may see the images as the evaluation does: BatchNorm's running statistics, and the
+    # last steps of the weights, then fit undistorted digits.
+    augment = epoch <= cfg.epochs - cfg.clean
     for i in bar:
         idx = order[i : i + cfg.batch_size]
-        x = random_affine(split.train_x[idx], cfg.rotate, cfg.scale, cfg.translate, gen)
+        x = split.train_x[idx]
+        if augment:
+            x = random_affine(x, cfg.rotate, cfg.scale, cfg.translate, gen)
         y = split.train_y[idx]
         out = net(x)
         if cfg.label_smoothing:  # the model gives log-probabilities: cross_entropy's log_softmax keeps them

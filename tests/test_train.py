@@ -142,6 +142,16 @@ def test_a_run_shorter_than_its_recipes_hold_keeps_one_epoch_of_cycle():
         utils.TrainConfig.for_model("Model_9", epochs=2, hold=2)  # asked for explicitly: refused
 
 
+@pytest.mark.parametrize("clean, augmented_epochs", [(0, 3), (1, 2), (3, 0)])
+def test_the_last_clean_epochs_train_without_augmentation(mnist, monkeypatch, clean, augmented_epochs):
+    calls = []
+    affine = utils.random_affine
+    monkeypatch.setattr(utils, "random_affine", lambda x, *args: calls.append(len(x)) or affine(x, *args))
+    cfg = utils.TrainConfig.for_model("Model_7", epochs=3, clean=clean, train_limit=256, eval_limit=100)
+    utils.train(cfg, results_dir=None, progress=False, log=lambda line: None)
+    assert calls == [128] * 2 * augmented_epochs  # two batches an epoch, distorted in the first epochs only
+
+
 def test_bad_config_values_are_rejected():
     for bad in (
         dict(epochs=0),
@@ -151,6 +161,8 @@ def test_bad_config_values_are_rejected():
         dict(eval_split="train"),
         dict(hold=15),
         dict(hold=-1),
+        dict(clean=-1),
+        dict(epochs=5, clean=6),
         dict(activation="silu"),  # a registered model's activation is its own
         dict(layers="6 12 M 10", activation="tanh"),
     ):

@@ -155,6 +155,25 @@ class SharedConv(nn.Module):
         return self.act(self.norm(self.shared[0](x)))
 
 
+class SqueezeExcite(nn.Module):
+    """Channel attention (Hu et al., 2018): each channel scaled by a gate computed from the averages of all.
+
+    A few dozen parameters (two small linear layers through ``max(2, channels // 4)``) let a layer turn its
+    channels up or down per image, which its fixed weights cannot. Linear layers on the channel means, not 1x1
+    convolutions: the gate is not a spatial layer, and the receptive-field table leaves it out.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        hidden = max(2, channels // 4)
+        self.squeeze = nn.Linear(channels, hidden)
+        self.excite = nn.Linear(hidden, channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate = torch.sigmoid(self.excite(F.relu(self.squeeze(x.mean((2, 3))))))
+        return x * gate[:, :, None, None]
+
+
 class AddCoords(nn.Module):
     """Two channels more: each pixel's column and row, from -1 to 1 (CoordConv, Liu et al., 2018). No parameters.
 
@@ -184,7 +203,8 @@ def parse_conv_token(token: str) -> tuple[ConvKind, int]:
     digits = token[len(prefix) :]
     if not digits or int(digits) <= 0 or prefix not in ("", "p", "s", "ps", "t", "l", "f"):
         raise ValueError(
-            f"bad layer token {token!r}: use M, D, C, R, or [p][s]<channels> / t<channels> / l<channels> / f<channels>"
+            f"bad layer token {token!r}: use M, D, C, R, S, "
+            "or [p][s]<channels> / t<channels> / l<channels> / f<channels>"
         )
     return ConvKind("p" in prefix, "s" in prefix, prefix in ("t", "l"), prefix == "l", prefix == "f"), int(digits)
 
@@ -212,7 +232,8 @@ class TinyNet(nn.Module):
     channels cheaply after a pool), ``"l8"`` the same without activation (a linear bottleneck, as in
     MobileNetV2: a nonlinearity on so few channels discards information), ``"f16"`` an unpadded 3x3
     convolution factorized into 3x1 and 1x3 (``factorized_block``), ``"R"`` the previous full 3x3
-    convolution again with the same weights (``SharedConv``), ``"C"`` two coordinate channels
+    convolution again with the same weights (``SharedConv``), ``"S"`` a squeeze-and-excitation gate on the
+    channels (``SqueezeExcite``), ``"C"`` two coordinate channels
     (``AddCoords``) for the next layer, ``"M"`` a 2x2 max-pool,
     ``"D"`` a channel dropout (Dropout2d) with probability ``dropout``. ``act`` names the activation
     of the other layers. Subclasses fix the layers, BatchNorm, dropout and activation, and
@@ -247,6 +268,9 @@ class TinyNet(nn.Module):
             if token == "C":
                 stack.append(AddCoords())
                 cin += 2
+                continue
+            if token == "S":
+                stack.append(SqueezeExcite(cin))
                 continue
             if token == "R":
                 if last_square is None:

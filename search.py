@@ -87,6 +87,10 @@ CANDIDATES: dict[str, str] = {
     "share-13-deep": "6 12 M D t6 13 13 R R",
     "share-t8-12-deep": "6 12 M D t8 12 12 R R",
     "share-before-pool": "8 8 R M D t8 12 12 R R",
+    # Model_7's stack with a squeeze-and-excitation gate ("S", 52-57 parameters) on the channels that GAP
+    # averages, or on those that the last convolution sees
+    "m7-se-last": "6 12 M D t6 10 10 11 S",
+    "m7-se-before-last": "6 12 M D t6 10 10 S 11",
 }
 # Stacks between the 3,500-parameter bar and Model_6's 7,442: where the smallest network that holds the bar on
 # every seed lies. The grid stage runs them (they are not probed with the candidates above).
@@ -455,6 +459,9 @@ GRID = [
     # On Model_9's recipe: the last epochs without augmentation
     "m7+hold2+clean3",
     "m7+hold2+clean5",
+    # On Model_9's recipe: a squeeze-and-excitation gate
+    "m7-se-last+hold2",
+    "m7-se-before-last+hold2",
 ]
 
 

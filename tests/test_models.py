@@ -164,3 +164,22 @@ def test_a_repeated_convolution_shares_its_weights_and_has_its_own_batchnorm():
 def test_a_repeat_needs_a_square_full_convolution_before_it(layers, message):
     with pytest.raises(ValueError, match=message):
         model_lib.build_layers(layers)
+
+
+def test_a_squeeze_excite_gate_scales_each_channel_by_a_sigmoid_of_the_channel_means():
+    se = model_lib.SqueezeExcite(8)
+    assert model_lib.count_parameters(se) == 8 * 2 + 2 + 2 * 8 + 8  # through max(2, 8 // 4) = 2
+    x = torch.randn(3, 8, 5, 5)
+    with torch.no_grad():
+        se.excite.weight.zero_()
+        se.excite.bias.copy_(torch.linspace(-2, 2, 8))
+    assert torch.allclose(se(x), x * torch.sigmoid(torch.linspace(-2, 2, 8)).view(1, 8, 1, 1))
+    with torch.no_grad():
+        se.squeeze.weight.fill_(1.0)
+        se.squeeze.bias.fill_(10.0)  # hidden units above zero: the ReLU passes the sum of the channel means
+        se.excite.weight.fill_(0.1)
+    gates = se(x) / x
+    assert not torch.allclose(gates[0], gates[1])  # the gate depends on the image
+    net, plain = model_lib.build_layers("6 M t6 10 S"), model_lib.build_layers("6 M t6 10")
+    assert model_lib.count_parameters(net) - model_lib.count_parameters(plain) == 10 * 2 + 2 + 2 * 10 + 10
+    assert utils.last_feature_layer(net) == utils.last_feature_layer(plain)  # the gate is not a spatial layer

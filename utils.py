@@ -594,8 +594,8 @@ class Result:
         return self.accuracies()[-n:]
 
 
-def environment() -> dict:
-    """Where and with what a run happened."""
+def environment(device: torch.device | None = None) -> dict:
+    """Where and with what a run happens: the machine and the code (call it when the run starts)."""
 
     def git(*args: str) -> str:
         try:
@@ -603,7 +603,7 @@ def environment() -> dict:
         except (OSError, subprocess.SubprocessError):
             return ""
 
-    device = default_device()
+    device = device or default_device()
     return {
         "torch": torch.__version__,
         "device": torch.cuda.get_device_name(0) if device.type == "cuda" else cpu_name(),
@@ -660,6 +660,8 @@ def train(
     the results file then holds the epochs that ran."""
     cfg.validate()
     device = device or default_device()
+    # The code as it is when the run starts: a commit or an edit made while it trains is not what ran
+    env = environment(device)
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True)
     split = make_split(load_mnist(data_dir, log), cfg, device)
@@ -706,7 +708,7 @@ def train(
             break
     wall = time.perf_counter() - started
 
-    result = summarize(cfg, params, split, ev, history, lr_trace, wall)
+    result = summarize(cfg, params, split, ev, history, lr_trace, wall, env)
     log(
         f"{cfg.run_name}: best {max(result.accuracies()):.2f}%, last 3 epochs "
         + ", ".join(f"{a:.2f}%" for a in result.last(3))
@@ -820,6 +822,7 @@ def summarize(
     history: list[EpochRecord],
     lr_trace: list[float],
     wall: float,
+    env: dict,
 ) -> Result:
     """Per-class accuracy, confusion matrix and misclassified images of the last evaluation."""
     y = split.eval_y.cpu()
@@ -840,7 +843,7 @@ def summarize(
         misclassified,
         [round(lr, 7) for lr in lr_trace],
         round(wall, 2),
-        environment(),
+        env,
     )
 
 

@@ -152,6 +152,16 @@ def test_the_last_clean_epochs_train_without_augmentation(mnist, monkeypatch, cl
     assert calls == [128] * 2 * augmented_epochs  # two batches an epoch, distorted in the first epochs only
 
 
+def test_a_run_records_the_code_it_started_with_not_a_commit_made_while_it_trained(mnist, monkeypatch):
+    epochs_done = []
+    train_epoch = utils.train_epoch
+    monkeypatch.setattr(utils, "train_epoch", lambda *a, **k: epochs_done.append(1) or train_epoch(*a, **k))
+    monkeypatch.setattr(utils, "environment", lambda *a: {"git_commit": f"after {len(epochs_done)} epochs"})
+    cfg = utils.TrainConfig.for_model("Model_7", epochs=2, train_limit=512, eval_limit=100)
+    result = utils.train(cfg, results_dir=None, progress=False, log=lambda line: None)
+    assert result.environment == {"git_commit": "after 0 epochs"}
+
+
 def test_bad_config_values_are_rejected():
     for bad in (
         dict(epochs=0),

@@ -121,6 +121,36 @@ def separable_block(cin: int, cout: int, padding: int = 0, *, bn: bool = True, a
     return nn.Sequential(*layers)
 
 
+class ChannelShuffle(nn.Module):
+    """Interleave the channels of ``groups`` groups (ShuffleNet, Zhang et al., 2018), so that the next grouped
+    convolution mixes what the two halves of this one computed. No parameters."""
+
+    def __init__(self, groups: int) -> None:
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        return x.view(n, self.groups, c // self.groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+
+def grouped_block(cin: int, cout: int, *, bn: bool = True, act: str = "relu", groups: int = 2) -> nn.Sequential:
+    """A 3x3 convolution in ``groups`` groups -> BatchNorm -> activation -> channel shuffle.
+
+    Each output channel sees a 1/groups share of the inputs: 9*cin*cout/groups weights, half a full
+    convolution's at two groups, with every channel still mixed across the stack by the shuffle; between the
+    full convolution and the depthwise-separable one.
+    """
+    if cin % groups or cout % groups:
+        raise ValueError(f"a grouped convolution needs channels divisible by {groups}, not {cin} -> {cout}")
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, groups=groups, bias=not bn),
+        *([nn.BatchNorm2d(cout)] if bn else []),
+        activation(act),
+        ChannelShuffle(groups),
+    )
+
+
 def factorized_block(cin: int, cout: int, *, bn: bool = True, act: str = "relu") -> nn.Sequential:
     """A 3x3 convolution in two: 3x1 then 1x3, each with BatchNorm and activation (Inception-v3's factorization).
 
@@ -195,18 +225,20 @@ class ConvKind:
     transition: bool
     linear: bool = False  # no activation after the BatchNorm
     factorized: bool = False  # 3x1 then 1x3
+    grouped: bool = False  # two groups, then a channel shuffle
 
 
 def parse_conv_token(token: str) -> tuple[ConvKind, int]:
     """``"ps16"`` -> (padded separable 3x3, 16 channels); raises ValueError for a malformed token."""
     prefix = token.rstrip("0123456789")
     digits = token[len(prefix) :]
-    if not digits or int(digits) <= 0 or prefix not in ("", "p", "s", "ps", "t", "l", "f"):
+    if not digits or int(digits) <= 0 or prefix not in ("", "p", "s", "ps", "t", "l", "f", "g"):
         raise ValueError(
             f"bad layer token {token!r}: use M, D, C, R, S, "
-            "or [p][s]<channels> / t<channels> / l<channels> / f<channels>"
+            "or [p][s]<channels> / t<channels> / l<channels> / f<channels> / g<channels>"
         )
-    return ConvKind("p" in prefix, "s" in prefix, prefix in ("t", "l"), prefix == "l", prefix == "f"), int(digits)
+    kind = ConvKind("p" in prefix, "s" in prefix, prefix in ("t", "l"), prefix == "l", prefix == "f", prefix == "g")
+    return kind, int(digits)
 
 
 def build_layers(layers: str | Sequence[str], dropout: float = 0.0, act: str = "relu") -> nn.Module:
@@ -231,7 +263,8 @@ class TinyNet(nn.Module):
     (``"ps16"`` padded), ``"t8"`` a 1x1 convolution to 8 channels (a transition that mixes
     channels cheaply after a pool), ``"l8"`` the same without activation (a linear bottleneck, as in
     MobileNetV2: a nonlinearity on so few channels discards information), ``"f16"`` an unpadded 3x3
-    convolution factorized into 3x1 and 1x3 (``factorized_block``), ``"R"`` the previous full 3x3
+    convolution factorized into 3x1 and 1x3 (``factorized_block``), ``"g16"`` an unpadded 3x3
+    convolution in two groups with a channel shuffle (``grouped_block``), ``"R"`` the previous full 3x3
     convolution again with the same weights (``SharedConv``), ``"S"`` a squeeze-and-excitation gate on the
     channels (``SqueezeExcite``), ``"C"`` two coordinate channels
     (``AddCoords``) for the next layer, ``"M"`` a 2x2 max-pool,
@@ -282,11 +315,13 @@ class TinyNet(nn.Module):
                 stack.append(separable_block(cin, cout, padding=int(kind.padded), bn=self.bn, act=act))
             elif kind.factorized:
                 stack.append(factorized_block(cin, cout, bn=self.bn, act=act))
+            elif kind.grouped:
+                stack.append(grouped_block(cin, cout, bn=self.bn, act=act))
             else:
                 kernel = 1 if kind.transition else 3
                 layer_act = None if kind.linear else act
                 stack.append(conv_block(cin, cout, kernel, padding=int(kind.padded), bn=self.bn, act=layer_act))
-            full_3x3 = not (kind.separable or kind.factorized or kind.transition)
+            full_3x3 = not (kind.separable or kind.factorized or kind.grouped or kind.transition)
             last_square = stack[-1][0] if full_3x3 else None
             cin = cout
         self.features = nn.Sequential(*stack)

@@ -91,6 +91,10 @@ CANDIDATES: dict[str, str] = {
     # averages, or on those that the last convolution sees
     "m7-se-last": "6 12 M D t6 10 10 11 S",
     "m7-se-before-last": "6 12 M D t6 10 10 S 11",
+    # 3x3 convolutions in two groups with a channel shuffle ("g") after the pool: half the weights of a full
+    # convolution, so 14 channels instead of 10-11, or a fourth layer of 12 (receptive field 22)
+    "grouped3x14": "6 12 M D t8 g14 g14 g14",
+    "grouped4x12": "6 12 M D t8 g12 g12 g12 g12",
 }
 # Stacks between the 3,500-parameter bar and Model_6's 7,442: where the smallest network that holds the bar on
 # every seed lies. The grid stage runs them (they are not probed with the candidates above).
@@ -462,6 +466,9 @@ GRID = [
     # On Model_9's recipe: a squeeze-and-excitation gate
     "m7-se-last+hold2",
     "m7-se-before-last+hold2",
+    # On Model_9's recipe: grouped convolutions after the pool
+    "grouped3x14+hold2",
+    "grouped4x12+hold2",
 ]
 
 

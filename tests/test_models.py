@@ -183,3 +183,14 @@ def test_a_squeeze_excite_gate_scales_each_channel_by_a_sigmoid_of_the_channel_m
     net, plain = model_lib.build_layers("6 M t6 10 S"), model_lib.build_layers("6 M t6 10")
     assert model_lib.count_parameters(net) - model_lib.count_parameters(plain) == 10 * 2 + 2 + 2 * 10 + 10
     assert utils.last_feature_layer(net) == utils.last_feature_layer(plain)  # the gate is not a spatial layer
+
+
+def test_a_grouped_convolution_costs_half_and_its_shuffle_interleaves_the_groups():
+    net, full = model_lib.build_layers("6 M t8 g12 g12"), model_lib.build_layers("6 M t8 12 12")
+    grouped = [m for m in net.modules() if isinstance(m, nn.Conv2d) and m.groups == 2]
+    assert [c.weight.numel() for c in grouped] == [9 * 8 * 12 // 2, 9 * 12 * 12 // 2]
+    assert utils.last_feature_layer(net)["size"] == utils.last_feature_layer(full)["size"]
+    x = torch.arange(6.0).view(1, 6, 1, 1)
+    assert model_lib.ChannelShuffle(2)(x).flatten().tolist() == [0, 3, 1, 4, 2, 5]
+    with pytest.raises(ValueError, match="divisible by 2, not 8 -> 11"):
+        model_lib.build_layers("6 M t8 g11")

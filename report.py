@@ -342,6 +342,34 @@ class Report:
         )
         return utils.markdown_table(rows) if rows else "_No one-change runs in results/val yet._"
 
+    def block_seed_spread(self) -> str:
+        """Every stack and recipe of the search run to the end on more than one seed: how far its seeds lie apart,
+        which is how large a gap between two one-seed runs must be before it says something."""
+        groups: dict[tuple, list[utils.Result]] = {}
+        for r in self.selection:
+            c = r.config
+            if c.get("layers") and len(r.history) == c["epochs"] == 15:
+                groups.setdefault((c["layers"], ", ".join(recipe_changes(c)) or "-"), []).append(r)
+        rows = []
+        for (layers, changes), runs in groups.items():
+            if len({r.config["seed"] for r in runs}) < 2:
+                continue
+            runs.sort(key=lambda r: r.config["seed"])
+            means = [sum(r.last(3)) / 3 for r in runs]
+            rows.append(
+                {
+                    "stack": layers,
+                    "recipe: changes from its model's": changes,
+                    "parameters": f"{runs[0].params:,}",
+                    "seeds": " ".join(str(r.config["seed"]) for r in runs),
+                    "validation, mean of the last 3 epochs, per seed (%)": ", ".join(f"{m:.2f}" for m in means),
+                    "mean over seeds": f"{sum(means) / len(means):.2f}",
+                    "spread (max - min)": f"{max(means) - min(means):.2f}",
+                }
+            )
+        rows.sort(key=lambda row: (-float(row["mean over seeds"]), row["stack"]))
+        return utils.markdown_table(rows) if rows else "_No stack has run on more than one seed yet._"
+
     @staticmethod
     def learned_row(r: utils.Result, base: utils.Result, change: str, others: list[str]) -> dict:
         n = len(r.history)
@@ -428,6 +456,7 @@ class Report:
             "mutation": self.block_mutation,
             "calibration": self.block_calibration,
             "learned": self.block_learned,
+            "seed-spread": self.block_seed_spread,
             "predict": self.block_predict,
         }
         for name, key in ((S7_FINAL, "s7-final"), (S7_SMALLEST, "s7-smallest"), (S6_FINAL, "s6-final")):

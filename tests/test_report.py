@@ -110,26 +110,38 @@ def test_check_reports_a_tampered_readme_and_a_tampered_figure(tmp_path):
     assert report.check(rep, readme, figures) == ["results/figures/Model_0_curves.png is no longer made by report.py"]
 
 
-def test_each_change_is_compared_with_the_run_that_lacks_only_it(tmp_path):
-    """A run with two changes is compared, for each, with the run of the same stack and seed that has the other one."""
+def val_run(folder, tag, accuracies, seed=1, **changes):
+    """A search run of Model_7's stack on the validation split, written to folder/val, with these accuracies."""
     import dataclasses
 
     import utils
 
-    def val_run(tag, accuracies, seed=1, **changes):
-        cfg = utils.TrainConfig.for_model("Model_7", layers="6 12 M D t6 10 10 11", eval_split="val", tag=tag,
-                                          seed=seed, **changes)  # fmt: skip
-        history = [utils.EpochRecord(i + 1, 0.01, 0.1, 99.0, 0.02, a, 1.0) for i, a in enumerate(accuracies)]
-        result = utils.Result(cfg.run_name, cfg.model, 3434, dataclasses.asdict(cfg), "val", history, [], [], [], [],
-                              1.0)  # fmt: skip
-        utils.save_result(result, tmp_path / "val")
+    cfg = utils.TrainConfig.for_model("Model_7", layers="6 12 M D t6 10 10 11", eval_split="val", tag=tag,
+                                      seed=seed, **changes)  # fmt: skip
+    history = [utils.EpochRecord(i + 1, 0.01, 0.1, 99.0, 0.02, a, 1.0) for i, a in enumerate(accuracies)]
+    result = utils.Result(cfg.run_name, cfg.model, 3434, dataclasses.asdict(cfg), "val", history, [], [], [], [],
+                          1.0)  # fmt: skip
+    utils.save_result(result, folder / "val")
 
-    val_run("plain", [99.0] * 15)
-    val_run("held", [99.0] * 12 + [99.1, 99.2, 99.3], hold=2)
-    val_run("held-silu", [99.0] * 12 + [99.3, 99.3, 99.3], hold=2, activation="silu")
-    val_run("silu-seed2", [99.5] * 15, seed=2, activation="silu")  # no run of seed 2 to compare with
+
+def test_each_change_is_compared_with_the_run_that_lacks_only_it(tmp_path):
+    """A run with two changes is compared, for each, with the run of the same stack and seed that has the other one."""
+    val_run(tmp_path, "plain", [99.0] * 15)
+    val_run(tmp_path, "held", [99.0] * 12 + [99.1, 99.2, 99.3], hold=2)
+    val_run(tmp_path, "held-silu", [99.0] * 12 + [99.3, 99.3, 99.3], hold=2, activation="silu")
+    val_run(tmp_path, "silu-seed2", [99.5] * 15, seed=2, activation="silu")  # no run of seed 2 to compare with
     rows = report.Report(tmp_path).block_learned().splitlines()[2:]
     assert rows == [
         "| 6 12 M D t6 10 10 11 | 1 | hold 2 | - | last 3 epochs (mean) | 99.20% | 99.00% | +0.20 |",
         "| 6 12 M D t6 10 10 11 | 1 | activation silu | hold 2 | last 3 epochs (mean) | 99.30% | 99.20% | +0.10 |",
     ]
+
+
+def test_the_seed_spread_groups_the_seeds_of_one_stack_and_recipe(tmp_path):
+    val_run(tmp_path, "held", [99.0] * 12 + [99.1, 99.2, 99.3], hold=2)
+    val_run(tmp_path, "held", [99.0] * 12 + [99.0, 99.0, 99.0], seed=3, hold=2)
+    val_run(tmp_path, "held", [99.0] * 10, seed=2, epochs=10, hold=2)  # another schedule: not a seed of the 15
+    val_run(tmp_path, "plain", [99.4] * 15)  # one seed only
+    val_run(tmp_path, "held-silu", [99.3] * 15, seed=2, hold=2, activation="silu")  # another recipe
+    rows = report.Report(tmp_path).block_seed_spread().splitlines()[2:]
+    assert rows == ["| 6 12 M D t6 10 10 11 | hold 2 | 3,434 | 1 3 | 99.20, 99.00 | 99.10 | 0.20 |"]

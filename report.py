@@ -401,7 +401,7 @@ class Report:
                     "pruned": pruned,
                     "candidates": len({r.config.get("layers") or r.config["model"] for r in runs}),
                     "epochs trained": sum(len(r.history) for r in runs),
-                    "hours on this machine": f"{sum(r.wall_time_s for r in runs) / 3600:.1f}",
+                    "hours of training": f"{sum(r.wall_time_s for r in runs) / 3600:.1f}",
                 }
             )
         return utils.markdown_table(rows)

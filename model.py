@@ -301,6 +301,7 @@ class TinyNet(nn.Module):
             if token == "C":
                 stack.append(AddCoords())
                 cin += 2
+                last_square = None  # its input is two channels wider than the convolution before it took
                 continue
             if token == "S":
                 stack.append(SqueezeExcite(cin))

@@ -158,6 +158,7 @@ def test_a_repeated_convolution_shares_its_weights_and_has_its_own_batchnorm():
         ("R 6", "none comes before it"),
         ("6 M t6 R", "none comes before it"),
         ("6 s8 R", "none comes before it"),
+        ("6 8 8 C R", "none comes before it"),
         ("6 8 R", "as many channels in as out, not 6 -> 8"),
     ],
 )

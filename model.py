@@ -163,6 +163,24 @@ def factorized_block(cin: int, cout: int, *, bn: bool = True, act: str = "relu")
     )
 
 
+class Residual(nn.Module):
+    """A padded 3x3 convolution whose output is added to its input, then the activation (He et al., 2016).
+
+    The map keeps its size and its channels, so the block adds depth (a receptive field 2 pixels wider) without
+    shrinking the map that global average pooling sees, and the identity path carries the gradient past it.
+    The receptive-field table follows the convolution: the widest path through the block.
+    """
+
+    def __init__(self, channels: int, *, bn: bool = True, act: str = "relu") -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1, bias=not bn)
+        self.norm = nn.BatchNorm2d(channels) if bn else nn.Identity()
+        self.act = activation(act)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(x + self.norm(self.conv(x)))
+
+
 class SharedConv(nn.Module):
     """An earlier 3x3 convolution applied again, with its own BatchNorm and activation: depth without weights.
 
@@ -226,18 +244,29 @@ class ConvKind:
     linear: bool = False  # no activation after the BatchNorm
     factorized: bool = False  # 3x1 then 1x3
     grouped: bool = False  # two groups, then a channel shuffle
+    kernel: int = 3  # 5: a 5x5 convolution ("k")
+    residual: bool = False  # padded 3x3 plus its input ("b")
 
 
 def parse_conv_token(token: str) -> tuple[ConvKind, int]:
     """``"ps16"`` -> (padded separable 3x3, 16 channels); raises ValueError for a malformed token."""
     prefix = token.rstrip("0123456789")
     digits = token[len(prefix) :]
-    if not digits or int(digits) <= 0 or prefix not in ("", "p", "s", "ps", "t", "l", "f", "g"):
+    if not digits or int(digits) <= 0 or prefix not in ("", "p", "s", "ps", "t", "l", "f", "g", "k", "b"):
         raise ValueError(
             f"bad layer token {token!r}: use M, D, C, R, S, "
-            "or [p][s]<channels> / t<channels> / l<channels> / f<channels> / g<channels>"
+            "or [p][s]<channels> / t<channels> / l<channels> / f<channels> / g<channels> / k<channels> / b<channels>"
         )
-    kind = ConvKind("p" in prefix, "s" in prefix, prefix in ("t", "l"), prefix == "l", prefix == "f", prefix == "g")
+    kind = ConvKind(
+        "p" in prefix or prefix == "b",
+        "s" in prefix,
+        prefix in ("t", "l"),
+        prefix == "l",
+        prefix == "f",
+        prefix == "g",
+        5 if prefix == "k" else 3,
+        prefix == "b",
+    )
     return kind, int(digits)
 
 
@@ -264,7 +293,8 @@ class TinyNet(nn.Module):
     channels cheaply after a pool), ``"l8"`` the same without activation (a linear bottleneck, as in
     MobileNetV2: a nonlinearity on so few channels discards information), ``"f16"`` an unpadded 3x3
     convolution factorized into 3x1 and 1x3 (``factorized_block``), ``"g16"`` an unpadded 3x3
-    convolution in two groups with a channel shuffle (``grouped_block``), ``"R"`` the previous full 3x3
+    convolution in two groups with a channel shuffle (``grouped_block``), ``"k16"`` an unpadded 5x5
+    convolution, ``"b16"`` a padded 3x3 convolution added to its input (``Residual``), ``"R"`` the previous full 3x3
     convolution again with the same weights (``SharedConv``), ``"S"`` a squeeze-and-excitation gate on the
     channels (``SqueezeExcite``), ``"C"`` two coordinate channels
     (``AddCoords``) for the next layer, ``"M"`` a 2x2 max-pool,
@@ -318,11 +348,16 @@ class TinyNet(nn.Module):
                 stack.append(factorized_block(cin, cout, bn=self.bn, act=act))
             elif kind.grouped:
                 stack.append(grouped_block(cin, cout, bn=self.bn, act=act))
+            elif kind.residual:
+                if cin != cout:
+                    raise ValueError(f"b{cout} adds its input to its output, so it needs {cout} channels in, not {cin}")
+                stack.append(Residual(cout, bn=self.bn, act=act))
             else:
-                kernel = 1 if kind.transition else 3
+                kernel = 1 if kind.transition else kind.kernel
                 layer_act = None if kind.linear else act
                 stack.append(conv_block(cin, cout, kernel, padding=int(kind.padded), bn=self.bn, act=layer_act))
-            full_3x3 = not (kind.separable or kind.factorized or kind.grouped or kind.transition)
+            full_3x3 = not (kind.separable or kind.factorized or kind.grouped or kind.transition or kind.residual)
+            full_3x3 = full_3x3 and kind.kernel == 3
             last_square = stack[-1][0] if full_3x3 else None
             cin = cout
         self.features = nn.Sequential(*stack)

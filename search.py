@@ -95,6 +95,18 @@ CANDIDATES: dict[str, str] = {
     # convolution, so 14 channels instead of 10-11, or a fourth layer of 12 (receptive field 22)
     "grouped3x14": "6 12 M D t8 g14 g14 g14",
     "grouped4x12": "6 12 M D t8 g12 g12 g12 g12",
+    # A 5x5 first convolution ("k") instead of Model_7's two 3x3 ones: the same receptive field and map sizes for
+    # 300 weights instead of 702, the saving spent on the layers after the pool (12 or 16 channels at the input)
+    "k12-wide": "k12 M D t6 11 11 12",
+    "k16-wide": "k16 M D t6 11 11 11",
+    # Residual blocks ("b": a padded 3x3 convolution added to its input) after the pool: depth that keeps the
+    # 12x12 map, so the last convolution sees 8x8 instead of 6x6, after a 5x5 first convolution or two 3x3 ones
+    "k12-res": "k12 M D t8 b8 b8 10 10",
+    "res-two": "4 8 M D t8 b8 b8 10 10",
+    # sep-all-wide (2,806 parameters, 99.09% on the full schedule without the held rate) at 3,352: 23 channels,
+    # and the same with its first separable layer after the pool padded
+    "sep-all-23": "8 s16 M D t8 s23 s23 s23 s23",
+    "sep-all-23-p": "8 s16 M D t8 ps23 s23 s23 s23",
 }
 # Stacks between the 3,500-parameter bar and Model_6's 7,442: where the smallest network that holds the bar on
 # every seed lies. The grid stage runs them (they are not probed with the candidates above).
@@ -469,6 +481,13 @@ GRID = [
     # On Model_9's recipe: grouped convolutions after the pool
     "grouped3x14+hold2",
     "grouped4x12+hold2",
+    # On Model_9's recipe: a 5x5 first convolution; residual blocks after the pool; wider separable layers
+    "k12-wide+hold2",
+    "k16-wide+hold2",
+    "k12-res+hold2",
+    "res-two+hold2",
+    "sep-all-23+hold2",
+    "sep-all-23-p+hold2",
 ]
 
 

@@ -195,3 +195,28 @@ def test_a_grouped_convolution_costs_half_and_its_shuffle_interleaves_the_groups
     assert model_lib.ChannelShuffle(2)(x).flatten().tolist() == [0, 3, 1, 4, 2, 5]
     with pytest.raises(ValueError, match="divisible by 2, not 8 -> 11"):
         model_lib.build_layers("6 M t8 g11")
+
+
+def test_a_5x5_convolution_costs_25_weights_per_pair_and_shrinks_the_map_by_4():
+    net, pair = model_lib.build_layers("k12 M t6 10"), model_lib.build_layers("6 12 M t6 10")
+    conv = net.features[0][0]
+    assert conv.kernel_size == (5, 5) and conv.padding == (0, 0) and conv.weight.numel() == 25 * 12
+    # one 5x5 sees what two 3x3 see: the same receptive field and map size at the last convolution
+    assert utils.last_feature_layer(net) == {**utils.last_feature_layer(pair), "layer": "features.3.0"}
+    with pytest.raises(ValueError, match="none comes before it"):
+        model_lib.build_layers("6 k6 R")  # R repeats 3x3 convolutions only
+
+
+def test_a_residual_block_adds_its_input_and_keeps_the_map():
+    block = model_lib.Residual(4)
+    x = torch.randn(2, 4, 6, 6)
+    with torch.no_grad():
+        block.conv.weight.zero_()
+        block.norm.bias.fill_(-0.5)
+    assert torch.allclose(block.eval()(x), torch.relu(x - 0.5))  # the identity path, shifted by BatchNorm's bias
+    net, plain = model_lib.build_layers("6 M t8 b8 b8 10"), model_lib.build_layers("6 M t8 10")
+    assert model_lib.count_parameters(net) - model_lib.count_parameters(plain) == 2 * (9 * 8 * 8 + 2 * 8)
+    last, without = utils.last_feature_layer(net), utils.last_feature_layer(plain)
+    assert last["size"] == without["size"] and last["rf"] == without["rf"] + 2 * 2 * 2  # two 3x3 after the pool
+    with pytest.raises(ValueError, match="b10 adds its input to its output, so it needs 10 channels in, not 8"):
+        model_lib.build_layers("6 M t8 b10")

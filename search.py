@@ -99,6 +99,7 @@ CANDIDATES: dict[str, str] = {
     # 300 weights instead of 702, the saving spent on the layers after the pool (12 or 16 channels at the input)
     "k12-wide": "k12 M D t6 11 11 12",
     "k16-wide": "k16 M D t6 11 11 11",
+    "k12-m7": "k12 M D t6 10 10 11",  # ... or not spent: Model_7's stack with the 5x5 convolution, 3,020 parameters
     # Residual blocks ("b": a padded 3x3 convolution added to its input) after the pool: depth that keeps the
     # 12x12 map, so the last convolution sees 8x8 instead of 6x6, after a 5x5 first convolution or two 3x3 ones
     "k12-res": "k12 M D t8 b8 b8 10 10",
@@ -118,6 +119,10 @@ FRONTIER: dict[str, str] = {
     "m6-12-16-16": "8 16 M D t8 12 16 16",  # ... or Model_6 with its first layer after the pool at 12 channels
     # ... and with narrower layers after the pool but the last one at 16 channels
     "m9-12-12-16": "6 12 M D t6 12 12 16",
+    # Model_6's (Model_10's) stack with a 5x5 first convolution instead of its two 3x3 ones, and with two
+    # residual blocks of 8 channels in place of its first 16-channel layer after the pool
+    "m10-k16": "k16 M D t8 16 16 16",
+    "m10-k16-res": "k16 M D t8 b8 b8 16 16",
 }
 STACKS = {**CANDIDATES, **FRONTIER}  # every named stack: what --list shows and a grid point may start from
 
@@ -488,6 +493,10 @@ GRID = [
     "res-two+hold2",
     "sep-all-23+hold2",
     "sep-all-23-p+hold2",
+    "k12-m7+hold2",
+    # With Model_10's recipe: its stack with the 5x5 first convolution, without and with residual blocks
+    "m10-k16+hold2",
+    "m10-k16-res+hold2",
 ]
 
 

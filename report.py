@@ -232,9 +232,10 @@ class Report:
             [{"digit": d, "accuracy (%)": f"{a:.2f}"} for d, a in enumerate(r.per_class_accuracy)]
         )
         env = r.environment
+        seeds = " ".join(str(s) for s in sorted(run.config["seed"] for run in runs))
         return "\n".join(
             [
-                f"Every seed (`python train.py --model {name} --seeds 1 2 3`):\n",
+                f"Every seed (`python train.py --model {name} --seeds {seeds} --out results`):\n",
                 utils.seeds_table(runs),
                 "",
                 f"Trained on {env.get('device')}, torch {env.get('torch')}, {env.get('threads')} threads.\n",

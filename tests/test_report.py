@@ -145,3 +145,12 @@ def test_the_seed_spread_groups_the_seeds_of_one_stack_and_recipe(tmp_path):
     val_run(tmp_path, "held-silu", [99.3] * 15, seed=2, hold=2, activation="silu")  # another recipe
     rows = report.Report(tmp_path).block_seed_spread().splitlines()[2:]
     assert rows == ["| 6 12 M D t6 10 10 11 | hold 2 | 3,434 | 1 3 | 99.20, 99.00 | 99.10 | 0.20 |"]
+
+
+def test_a_final_models_block_names_the_seeds_it_shows():
+    import model as model_lib
+    import utils
+
+    seeds = sorted(r.config["seed"] for r in utils.load_results(model=model_lib.S7_FINAL))
+    block = report.Report().block_final(model_lib.S7_FINAL)
+    assert f"--seeds {' '.join(map(str, seeds))} --out results`" in block

@@ -591,7 +591,14 @@ class Model_12(Model_9):
     """
 
     layers = ("8", "s16", "M", "D", "t8", "s23", "s23", "s23", "s23")
-    analysis = ""
+    analysis = (
+        "Wider separable layers lift the smallest stack on the test set as they did on the validation split: over "
+        "5 seeds the mean of the last 3 epochs is a tenth of a point above Model_9's, with fewer parameters, and "
+        "above Model_11's with half of its parameters. 4 of the 5 seeds hold each of their last 3 epochs at "
+        "99.43% or more; seed 2 ends its last epoch at 99.39%, one test image short. This is the smallest model "
+        "here and the best at 3,500 parameters or fewer; Model_10 stays the smallest that holds the bar on every "
+        "seed."
+    )
 
 
 # ---------------------------------------------------------------------- Session 6
@@ -616,7 +623,7 @@ class S6_Model(TinyNet):
 
 # The models that the notebooks name as final, that CI checks and trains in full, and the README reports.
 S7_FINAL = "Model_10"  # Session 7: fewer than 8,000 parameters
-S7_SMALLEST = "Model_9"  # our bar: at most 3,500 parameters
+S7_SMALLEST = "Model_12"  # our bar: at most 3,500 parameters
 S6_FINAL = "S6_Model"  # Session 6: fewer than 20,000 parameters
 
 

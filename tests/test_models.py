@@ -42,8 +42,9 @@ def test_parameter_count_agrees_with_torchsummary(name):
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_every_model_states_its_target_and_recipe(name):
+def test_every_model_states_its_target_analysis_and_recipe(name):
     assert len(model_lib.get_target(name)) > 20
+    assert len(type(model_lib.get_model(name)).analysis.split()) > 5, f"{name} has no Analysis"
     cfg = utils.TrainConfig.for_model(name)
     assert cfg.epochs <= 15
 

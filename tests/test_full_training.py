@@ -1,4 +1,5 @@
-"""Full trainings of the final models for one seed: the bar holds, and the committed results are reproduced."""
+"""Full trainings of the final models for one seed: the bar holds, and the committed results are reproduced (the
+smallest model's too)."""
 
 import pytest
 
@@ -10,13 +11,18 @@ FINALS = {model_lib.S7_FINAL: (8000, 99.40), model_lib.S6_FINAL: (20000, 99.50)}
 SAME_MACHINE = ("torch", "device", "cpu", "threads")  # a run made before "cpu" was recorded: never the same
 
 
-@pytest.fixture(scope="module", params=list(FINALS))
+# The smallest model holds the bar on some seeds only: its seed-1 run is checked for reproduction, not for the bar
+REPRODUCED = [*FINALS, model_lib.S7_SMALLEST]
+
+
+@pytest.fixture(scope="module")
 def full_run(request, mnist, tmp_path_factory):
     cfg = utils.TrainConfig.for_model(request.param, seed=1)
     return cfg, utils.train(cfg, results_dir=tmp_path_factory.mktemp("full"), progress=False)
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("full_run", list(FINALS), indirect=True)
 def test_full_training_meets_the_bar(full_run):
     cfg, result = full_run
     max_params, bar = FINALS[cfg.model]
@@ -26,6 +32,7 @@ def test_full_training_meets_the_bar(full_run):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("full_run", REPRODUCED, indirect=True)
 def test_full_training_reproduces_the_committed_run(full_run):
     cfg, result = full_run
     committed = utils.load_result(utils.result_path(utils.DEFAULT_RESULTS_DIR, cfg.run_name))

@@ -96,7 +96,7 @@ CANDIDATES: dict[str, str] = {
     "grouped3x14": "6 12 M D t8 g14 g14 g14",
     "grouped4x12": "6 12 M D t8 g12 g12 g12 g12",
     # A 5x5 first convolution ("k") instead of Model_7's two 3x3 ones: the same receptive field and map sizes for
-    # 300 weights instead of 702, the saving spent on the layers after the pool (12 or 16 channels at the input)
+    # 300 weights instead of 702 (12 channels out), the saving spent on the layers after the pool; or 16 channels
     "k12-wide": "k12 M D t6 11 11 12",
     "k16-wide": "k16 M D t6 11 11 11",
     "k12-m7": "k12 M D t6 10 10 11",  # ... or not spent: Model_7's stack with the 5x5 convolution, 3,020 parameters

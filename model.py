@@ -259,14 +259,14 @@ def parse_conv_token(token: str) -> tuple[ConvKind, int]:
             "or [p][s]<channels> / t<channels> / l<channels> / f<channels> / g<channels> / k<channels> / b<channels>"
         )
     kind = ConvKind(
-        "p" in prefix or prefix == "b",
-        "s" in prefix,
-        prefix in ("t", "l"),
-        prefix == "l",
-        prefix == "f",
-        prefix == "g",
-        5 if prefix == "k" else 3,
-        prefix == "b",
+        padded="p" in prefix,
+        separable="s" in prefix,
+        transition=prefix in ("t", "l"),
+        linear=prefix == "l",
+        factorized=prefix == "f",
+        grouped=prefix == "g",
+        kernel=5 if prefix == "k" else 3,
+        residual=prefix == "b",  # padded by its own definition
     )
     return kind, int(digits)
 
@@ -357,8 +357,8 @@ class TinyNet(nn.Module):
                 kernel = 1 if kind.transition else kind.kernel
                 layer_act = None if kind.linear else act
                 stack.append(conv_block(cin, cout, kernel, padding=int(kind.padded), bn=self.bn, act=layer_act))
-            full_3x3 = not (kind.separable or kind.factorized or kind.grouped or kind.transition or kind.residual)
-            full_3x3 = full_3x3 and kind.kernel == 3
+            plain = not (kind.separable or kind.factorized or kind.grouped or kind.transition or kind.residual)
+            full_3x3 = plain and kind.kernel == 3
             last_square = stack[-1][0] if full_3x3 else None
             cin = cout
         self.features = nn.Sequential(*stack)

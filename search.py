@@ -108,6 +108,15 @@ CANDIDATES: dict[str, str] = {
     # and the same with its first separable layer after the pool padded
     "sep-all-23": "8 s16 M D t8 s23 s23 s23 s23",
     "sep-all-23-p": "8 s16 M D t8 ps23 s23 s23 s23",
+    # sep-all-23 (Model_12) with up to 120 more parameters in one place: the transition (8 -> 10 channels), the
+    # first convolution (8 -> 10), the separable layer before the pool (16 -> 20), the layers after it (24, 24, 24,
+    # 22), or a fifth layer after the pool at 20 channels (receptive field 26); and without the transition
+    "sep-23-t10": "8 s16 M D t10 s23 s23 s23 s23",
+    "sep-23-first10": "10 s16 M D t8 s23 s23 s23 s23",
+    "sep-23-pre20": "8 s20 M D t8 s23 s23 s23 s23",
+    "sep-24-last22": "8 s16 M D t8 s24 s24 s24 s22",
+    "sep-5x20": "8 s16 M D t8 s20 s20 s20 s20 s20",
+    "sep-22-no-t": "8 s16 M D s22 s22 s22 s22",
 }
 # Stacks between the 3,500-parameter bar and Model_6's 7,442: where the smallest network that holds the bar on
 # every seed lies. The grid stage runs them (they are not probed with the candidates above).
@@ -497,6 +506,13 @@ GRID = [
     # With Model_10's recipe: its stack with the 5x5 first convolution, without and with residual blocks
     "m10-k16+hold2",
     "m10-k16-res+hold2",
+    # On Model_9's recipe: Model_12's stack (sep-all-23) a little wider in one place each
+    "sep-23-t10+hold2",
+    "sep-23-first10+hold2",
+    "sep-23-pre20+hold2",
+    "sep-24-last22+hold2",
+    "sep-5x20+hold2",
+    "sep-22-no-t+hold2",
 ]
 
 

@@ -434,6 +434,12 @@ RECIPE_CHANGES: dict[str, dict] = {
     # distribution for BatchNorm's statistics and the last steps, where the stacks underfit their augmented batches
     "clean3": dict(clean=3),
     "clean5": dict(clean=5),
+    # An exponential moving average of the weights and of BatchNorm's statistics, evaluated instead of the network:
+    # at the held rate the weights hardly move, and BatchNorm's running statistics (momentum 0.1: about the last
+    # 10 augmented batches) are what changes from one evaluation to the next. 0.99 averages about 100 steps,
+    # 0.998 about 500 (an epoch is 391 steps of 128)
+    "ema0.99": dict(ema=0.99),
+    "ema0.998": dict(ema=0.998),
     # Distillation from the Session 6 model trained on the same 50k images (search.py teacher), its soft targets
     # weighted 0.9 (the earlier trial weighted them 0.5)
     "kd0.9": dict(
@@ -513,6 +519,9 @@ GRID = [
     "sep-24-last22+hold2",
     "sep-5x20+hold2",
     "sep-22-no-t+hold2",
+    # Model_12's stack and recipe, evaluated through an average of its weights and BatchNorm statistics
+    "sep-all-23+hold2+ema0.99",
+    "sep-all-23+hold2+ema0.998",
 ]
 
 

@@ -522,6 +522,10 @@ GRID = [
     # Model_12's stack and recipe, evaluated through an average of its weights and BatchNorm statistics
     "sep-all-23+hold2+ema0.99",
     "sep-all-23+hold2+ema0.998",
+    # Model_12's stack with twice the peak rate (a depthwise filter has 9 weights, a full one 9 per input channel),
+    # or with SiLU instead of ReLU
+    "sep-all-23+hold2+lr0.2",
+    "sep-all-23+hold2+silu",
 ]
 
 

@@ -33,6 +33,7 @@ DEFAULT_STORAGE = f"sqlite:///{utils.REPO / 'build' / 'search.db'}"
 RECIPE_OF = "Model_7"  # the recipe every candidate starts from (Model_6's, at Model_7's size)
 PARAM_RANGE = (2000, 3500)
 TEACHER_FILE = "S6_Model-teacher-seed1.json"  # search.py teacher: distillation's teacher, in the validation folder
+TEACHER = VAL_DIR / TEACHER_FILE  # where `search.py teacher` writes it and the recipe stage looks for it
 PROBE_EPOCHS, FULL_EPOCHS = 5, 15
 
 # name -> layer stack (model.TinyNet tokens). One-pool stacks like Model_7's; two pools; padded;
@@ -441,7 +442,7 @@ RECIPE_CHANGES: dict[str, dict] = {
     "ema0.99": dict(ema=0.99),
     "ema0.998": dict(ema=0.998),
     # Distillation from the Session 6 model trained on the same 50k images (search.py teacher), its soft targets
-    # weighted 0.9 (the earlier trial weighted them 0.5)
+    # weighted 0.9 (the earlier trial weighted them 0.5). A grid point names the committed teacher, dry run or not.
     "kd0.9": dict(
         distill=0.9, teacher=(utils.DEFAULT_RESULTS_DIR / "val" / TEACHER_FILE).relative_to(utils.REPO).as_posix()
     ),
@@ -614,9 +615,6 @@ def train_all(configs: list[utils.TrainConfig], workers: int) -> None:
 
     with multiprocessing.get_context("spawn").Pool(workers, maxtasksperchild=1) as pool:
         pool.map(_train_one, configs, chunksize=1)
-
-
-TEACHER = VAL_DIR / TEACHER_FILE
 
 
 def stage_teacher(args) -> None:

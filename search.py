@@ -118,6 +118,9 @@ CANDIDATES: dict[str, str] = {
     "sep-24-last22": "8 s16 M D t8 s24 s24 s24 s22",
     "sep-5x20": "8 s16 M D t8 s20 s20 s20 s20 s20",
     "sep-22-no-t": "8 s16 M D s22 s22 s22 s22",
+    # Toward 2,500 parameters: Model_12's shape with 18 channels after the pool, and 12 or 16 before it
+    "sep-all-18": "8 s16 M D t8 s18 s18 s18 s18",
+    "sep-all-18-s12": "8 s12 M D t8 s18 s18 s18 s18",
 }
 # Stacks between the 3,500-parameter bar and Model_6's 7,442: where the smallest network that holds the bar on
 # every seed lies. The grid stage runs them (they are not probed with the candidates above).
@@ -531,6 +534,10 @@ GRID = [
     # training accuracy (augmented batches, dropout on) stays below its validation accuracy
     "sep-all-23+hold2+aug0.75",
     "sep-all-23+hold2+drop0.02",
+    # Model_12's shape and recipe at 2,400 to 2,806 parameters: the stretch of 2,500
+    "sep-all-18+hold2",
+    "sep-all-18-s12+hold2",
+    "sep-all-wide+hold2",
 ]
 
 

@@ -574,6 +574,12 @@ def stage_grid(args) -> None:
     fail_stale(st)
     for name in unrun_points(st, names):
         st.enqueue_trial({}, user_attrs={"point": name})
+    running = running_points(st, names)
+    if running:
+        utils.say(
+            f"running in another search, or in one stopped less than {HEARTBEAT_GRACE} s ago (queued again once "
+            f"that has passed): {', '.join(running)}"
+        )
     optimize(args, "grid", grid_objective, queued(st), queued_only=True)
 
 
@@ -585,6 +591,14 @@ def unrun_points(st, names: list[str]) -> list[str]:
     kept = (states.COMPLETE, states.PRUNED, states.RUNNING, states.WAITING)
     seen = {t.user_attrs.get("point") for t in st.trials if t.state in kept}
     return [name for name in names if name not in seen]
+
+
+def running_points(st, names: list[str]) -> list[str]:
+    """The grid points that a trial is running: a search beside this one, or a stopped one not yet failed."""
+    import optuna
+
+    running = {t.user_attrs.get("point") for t in st.trials if t.state == optuna.trial.TrialState.RUNNING}
+    return [name for name in names if name in running]
 
 
 def grid_objective():

@@ -135,6 +135,7 @@ def test_starting_a_stage_fails_the_trials_of_a_killed_search_and_leaves_a_runni
         states = {t.user_attrs["point"]: t.state for t in st.trials}
         assert states == {"killed": optuna.trial.TrialState.FAIL, "running": optuna.trial.TrialState.RUNNING}
         assert search.unrun_points(st, ["killed", "running", "new"]) == ["killed", "new"]
+        assert search.running_points(st, ["killed", "running", "new"]) == ["running"]
     finally:
         release.set()
         running.join()

@@ -5,6 +5,7 @@ python make_notebooks.py --update   # rewrite the cells whose outputs cannot cha
                                     # cells without outputs such as the Colab set-up) of executed notebooks
 """
 
+import argparse
 import sys
 
 import nbformat
@@ -159,10 +160,13 @@ def update(old: nbformat.NotebookNode, new: nbformat.NotebookNode) -> nbformat.N
 
 
 def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--update", action="store_true", help="keep the outputs: rewrite only cells no output depends on")
+    args = p.parse_args(argv)  # --help, or an unknown option, exits here, before any notebook is written
     for which in NOTEBOOKS:
         path = utils.REPO / f"{which}.ipynb"
         new = build(which)
-        if "--update" in argv:
+        if args.update:
             try:
                 new = update(nbformat.read(path, as_version=4), new)
             except ValueError as err:

@@ -68,3 +68,13 @@ def test_run_notebooks_fails_when_a_requirement_fails(tmp_path, mnist, capsys, m
     assert code == 1
     assert "FAIL parameters" in capsys.readouterr().out
     assert json.loads((tmp_path / "badges" / "S6-parameters.json").read_text())["color"] == "red"
+
+
+@pytest.mark.parametrize("args, status", [(["--help"], 0), (["--no-such-option"], 2)])
+def test_make_notebooks_writes_nothing_for_help_or_an_unknown_option(args, status, monkeypatch, capsys):
+    written = []
+    monkeypatch.setattr(make_notebooks.nbformat, "write", lambda nb, path: written.append(path))
+    with pytest.raises(SystemExit) as exit_info:
+        make_notebooks.main(args)
+    assert exit_info.value.code == status
+    assert written == []

@@ -499,9 +499,9 @@ class Model_7(Model_6):
     analysis = (
         "Below 3,500 parameters the same recipe falls short of the bar on every seed, by about a tenth "
         "of a percent in the last epochs. The search on the validation split (search.py) tried the other "
-        "stacks of its list, of 2,082 to 3,498 parameters, and the recipe's ideas one at a time on this stack: of the "
-        "runs that went the full 15 epochs, only those that hold the final rate for the last 2 epochs "
-        "ended above this stack with this recipe. That is the next step."
+        "stacks of its list, of 2,082 to 3,498 parameters, and the recipe's ideas one at a time on this "
+        "stack: of the runs that went the full 15 epochs, only those that hold the final rate for the last "
+        "2 epochs ended above this stack with this recipe. That is the next step."
     )
 
 

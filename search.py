@@ -109,7 +109,7 @@ CANDIDATES: dict[str, str] = {
     # and the same with its first separable layer after the pool padded
     "sep-all-23": "8 s16 M D t8 s23 s23 s23 s23",
     "sep-all-23-p": "8 s16 M D t8 ps23 s23 s23 s23",
-    # sep-all-23 (Model_12) with up to 120 more parameters in one place: the transition (8 -> 10 channels), the
+    # sep-all-23 (Model_12) with up to 122 more parameters in one place: the transition (8 -> 10 channels), the
     # first convolution (8 -> 10), the separable layer before the pool (16 -> 20), the layers after it (24, 24, 24,
     # 22), or a fifth layer after the pool at 20 channels (receptive field 26); and without the transition
     "sep-23-t10": "8 s16 M D t10 s23 s23 s23 s23",

@@ -536,6 +536,10 @@ GRID = [
     "sep-all-23+hold2+aug0.75",
     "sep-all-23+hold2+drop0.02",
     "sep-all-23+hold2+drop0.01",  # dropout 0.02 raised seeds 3-5 of this stack: less still
+    # Model_12 with its final rate held for the last 3 epochs or the last 1 instead of 2: the held rate made
+    # Model_6's stack hold the bar on every seed (Model_10), and its length was never varied
+    "sep-all-23+hold3",
+    "sep-all-23+hold1",
     # Model_12's shape and recipe at 2,400 to 2,806 parameters: the stretch of 2,500
     "sep-all-18+hold2",
     "sep-all-18-s12+hold2",

@@ -615,7 +615,14 @@ class Model_13(Model_12):
     """
 
     dropout = 0.02
-    analysis = "Pending: its test runs."
+    analysis = (
+        "Less dropout does not carry over to the test set: each of the 5 seeds ends below the same seed of "
+        "Model_12, by 0.02 to 0.10 in the mean of its last 3 epochs, and over 5 seeds the mean is 99.42% against "
+        "99.47%. 3 of the 5 seeds hold the bar; seeds 1 and 2 end their last epoch at 99.36% and 99.38%. The "
+        "training accuracy on augmented batches rises by about a tenth while the test accuracy falls, so the "
+        "validation gain of three hundredths over five seeds was within seed noise. Model_12, the same network "
+        "with dropout 0.05, stays the best at 3,500 parameters or fewer."
+    )
 
 
 # ---------------------------------------------------------------------- Session 6

@@ -445,6 +445,10 @@ RECIPE_CHANGES: dict[str, dict] = {
     # 0.998 about 500 (an epoch is 391 steps of 128)
     "ema0.99": dict(ema=0.99),
     "ema0.998": dict(ema=0.998),
+    # BatchNorm's statistics re-estimated before each evaluation, as the plain mean over 50 or 300 batches of
+    # un-augmented training images: the weights and the run are those without it, only the statistics change
+    "bn50": dict(bn_batches=50),
+    "bn300": dict(bn_batches=300),
     # Distillation from the Session 6 model trained on the same 50k images (search.py teacher), its soft targets
     # weighted 0.9 (the earlier trial weighted them 0.5). A grid point names the committed teacher, dry run or not.
     "kd0.9": dict(
@@ -540,6 +544,9 @@ GRID = [
     # Model_6's stack hold the bar on every seed (Model_10), and its length was never varied
     "sep-all-23+hold3",
     "sep-all-23+hold1",
+    # Model_12 with BatchNorm's statistics re-estimated on un-augmented images before each evaluation
+    "sep-all-23+hold2+bn300",
+    "sep-all-23+hold2+bn50",
     # Model_12's shape and recipe at 2,400 to 2,806 parameters: the stretch of 2,500
     "sep-all-18+hold2",
     "sep-all-18-s12+hold2",

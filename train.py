@@ -47,6 +47,11 @@ OVERRIDES = {
     "activation": (str, "with --layers: the activation of its convolutions, relu or silu"),
     "label_smoothing": (float, "label smoothing of the training loss"),
     "ema": (float, "evaluate an exponential moving average of the weights with this decay (0: off)"),
+    "bn_batches": (
+        int,
+        "before each evaluation, BatchNorm's running statistics from this many batches of un-augmented training "
+        "images (0: off)",
+    ),
     "teacher": (
         str,
         "distillation: the results file of a trained network (its weights lie beside it) trained on the same images",

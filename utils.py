@@ -388,6 +388,7 @@ class TrainConfig:
     activation: str = ""  # with ``layers``: the activation of its convolutions ("": the model's own)
     label_smoothing: float = 0.0
     ema: float = 0.0  # > 0: evaluate an exponential moving average of the weights with this decay
+    bn_batches: int = 0  # > 0: before each evaluation, BatchNorm's statistics from this many un-augmented batches
     teacher: str = ""  # distillation: a results file (relative to the repository) whose trained weights teach
     distill: float = 0.0  # weight of the teacher's soft targets in the loss (0: off)
     distill_temperature: float = 4.0
@@ -429,6 +430,8 @@ class TrainConfig:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if not 0 <= self.ema < 1:
             raise ValueError(f"ema must be in [0, 1), got {self.ema}")
+        if self.bn_batches < 0:
+            raise ValueError(f"bn_batches must be >= 0, got {self.bn_batches}")
         if self.activation and not self.layers:
             raise ValueError("activation changes a stack given in layers; a registered model has its own")
         if self.layers:
@@ -544,6 +547,29 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
         preds.append(out.argmax(1))
     pred = torch.cat(preds)
     return Evaluation(loss / len(x), int((pred == y).sum()), len(x), pred.cpu())
+
+
+@torch.no_grad()
+def recompute_batchnorm(model: nn.Module, x: torch.Tensor, batches: int, batch_size: int) -> None:
+    """Replace BatchNorm's running statistics with their plain mean over the first ``batches`` batches of ``x``.
+
+    During training they are an exponential average over the last ten or so augmented batches, so the evaluated
+    network changes with the last steps' draws; re-estimated on un-augmented images they are a function of
+    the weights alone, and of the images that the evaluation sees. Dropout stays off, as in the evaluation;
+    the weights and every random generator are untouched, so the training run is the same with or without it."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # a cumulative average: every batch weighs the same
+    model.eval()
+    for m in norms:
+        m.train()
+    for i in range(min(batches, math.ceil(len(x) / batch_size))):
+        model(x[i * batch_size : (i + 1) * batch_size])
+    for m, momentum in zip(norms, momenta, strict=True):
+        m.momentum = momentum
+    model.eval()
 
 
 def course_line(name: str, ev: Evaluation) -> str:
@@ -698,6 +724,8 @@ def train(
             ema=evaluated if cfg.ema else None,
             teacher=teacher,
         )
+        if cfg.bn_batches:
+            recompute_batchnorm(evaluated, split.train_x, cfg.bn_batches, cfg.batch_size)
         ev = evaluate(evaluated, split.eval_x, split.eval_y)
         seconds = time.perf_counter() - t0
         history.append(EpochRecord(epoch, lr_trace[-1], train_loss, train_acc, ev.loss, ev.accuracy, seconds))

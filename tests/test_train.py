@@ -368,3 +368,37 @@ def test_the_default_output_folder_is_not_the_reference_results():
     import train
 
     assert train.parse_args([]).out == utils.DEFAULT_RUNS_DIR != utils.DEFAULT_RESULTS_DIR
+
+
+def test_recomputed_batchnorm_statistics_are_the_plain_mean_of_the_images_with_dropout_off():
+    torch = utils.torch
+    torch.manual_seed(0)
+    conv = utils.nn.Conv2d(1, 3, 3, bias=False)
+    net = utils.nn.Sequential(utils.nn.Dropout2d(0.5), conv, utils.nn.BatchNorm2d(3))
+    x = torch.randn(20, 1, 8, 8) * 2 + 1
+    utils.recompute_batchnorm(net, x, batches=5, batch_size=4)  # 5 batches of 4: every image, each counted once
+    features = conv(x).detach().transpose(0, 1).reshape(3, -1)  # what BatchNorm sees with dropout off
+    bn = net[2]
+    assert torch.allclose(bn.running_mean, features.mean(1), atol=1e-5)
+    per_batch_var = [conv(x[i : i + 4]).detach().transpose(0, 1).reshape(3, -1).var(1) for i in range(0, 20, 4)]
+    assert torch.allclose(bn.running_var, torch.stack(per_batch_var).mean(0), rtol=1e-4)
+    assert bn.momentum == 0.1 and not net.training
+    utils.recompute_batchnorm(net, x, batches=1, batch_size=4)  # the first batch only, not a running mix
+    assert torch.allclose(bn.running_mean, conv(x[:4]).detach().transpose(0, 1).reshape(3, -1).mean(1), atol=1e-5)
+
+
+def test_recomputed_batchnorm_changes_the_evaluation_and_not_the_training(mnist):
+    runs = [
+        utils.train(
+            utils.TrainConfig.for_model("Model_7", bn_batches=bn_batches, **SMALL),
+            results_dir=None,
+            progress=False,
+            log=lambda s: None,
+        )
+        for bn_batches in (0, 4)
+    ]
+    plain, recomputed = ([(r.train_loss, r.train_acc) for r in run.history] for run in runs)
+    assert plain == recomputed
+    assert [r.eval_loss for r in runs[0].history] != [r.eval_loss for r in runs[1].history]
+    with pytest.raises(ValueError, match="bn_batches must be >= 0"):
+        utils.TrainConfig.for_model("Model_7", bn_batches=-1)

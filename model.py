@@ -554,8 +554,8 @@ class Model_10(Model_6):
         "The held rate makes the bar hold on all 5 seeds: each of the last 3 epochs of every seed is at "
         "99.46% or more, where Model_6, the same network, had one epoch at 99.34% (seed 4, epoch 13). Over "
         "the 15 epochs of 5 seeds the mean of the last 3 moves up by a few hundredths, within the "
-        "seed-to-seed spread; what changed is the lowest epoch. This is the Session 7 model: 7,442 "
-        "parameters, the smallest network here that holds the bar on every seed."
+        "seed-to-seed spread; what changed is the lowest epoch. Up to this step it is the smallest "
+        "network here that holds the bar on every seed: 7,442 parameters."
     )
 
 
@@ -575,7 +575,7 @@ class Model_11(Model_10):
         "Narrower layers before the pool cost the bar on 3 seeds of 5: seeds 1 and 2 hold each of their last 3 "
         "epochs at 99.43% or more, while seeds 3, 4 and 5 each have one epoch at 99.37% to 99.39%, one to three "
         "test images short. Over 5 seeds the mean of the last 3 epochs is a tenth of a point below Model_10's. "
-        "At 6,560 parameters the bar depends on the seed again; Model_10 stays the smallest network here that "
+        "At 6,560 parameters the bar depends on the seed again; Model_10 stays the smallest network so far that "
         "holds it on every seed."
     )
 
@@ -597,9 +597,9 @@ class Model_12(Model_9):
         "Wider separable layers lift the smallest stack on the test set as they did on the validation split: over "
         "5 seeds the mean of the last 3 epochs is a tenth of a point above Model_9's, with fewer parameters, and "
         "above Model_11's with half of its parameters. 4 of the 5 seeds hold each of their last 3 epochs at "
-        "99.43% or more; seed 2 ends its last epoch at 99.39%, one test image short. This is the smallest model "
-        "here and the best at 3,500 parameters or fewer; Model_10 stays the smallest that holds the bar on every "
-        "seed."
+        "99.43% or more; seed 2 ends its last epoch at 99.39%, one test image short. Up to this step it is the "
+        "smallest model here and the best at 3,500 parameters or fewer; Model_10 stays the smallest that holds "
+        "the bar on every seed."
     )
 
 
@@ -627,19 +627,27 @@ class Model_13(Model_12):
 
 @register_model
 class Model_14(Model_12):
-    """Steadier evaluation: Model_12 with BatchNorm's running statistics re-estimated before each evaluation, as
-    the plain mean over 300 batches of un-augmented training images, to find whether the 3,352-parameter network
-    holds the bar on every seed when its last epochs no longer move with the last training batches' statistics.
+    """Steadier evaluation: Model_12 with BatchNorm's running statistics re-estimated before each evaluation, as the
+    plain mean over 300 batches of un-augmented training images, to find whether the 3,352-parameter network holds
+    the bar on every seed when its last epochs no longer move with the last training batches' statistics.
 
-    One change, the statistics the network is evaluated with; the layers, the recipe and so the trained weights
-    are Model_12's. Chosen on the validation split (search.py, grid point sep-all-23+hold2+bn300, seeds 1-5),
-    where the runs are Model_12's own, step for step: the lowest of the last 3 epochs rose on 3 seeds (by 0.02
-    to 0.08), stayed on one and fell by 0.03 on the other, and the spread within the last 3 epochs halved,
-    while the mean over the five seeds stayed where it was.
+    One change, the statistics the network is evaluated with; the layers and the training are Model_12's, and so are
+    the trained weights. Chosen on the validation split (search.py, grid point sep-all-23+hold2+bn300, seeds 1-5),
+    where each run trains as Model_12's stack does on the same seed, step for step: the lowest of the last 3 epochs
+    rose on 3 seeds (by 0.02 to 0.08), stayed on one and fell by 0.03 on the other, and the spread within the last 3
+    epochs halved, while the mean over the five seeds stayed where it was.
     """
 
     recipe = dict(Model_12.recipe, bn_batches=300)
-    analysis = "Pending: its test runs."
+    analysis = (
+        "The same training as Model_12's, step for step (the same training loss in every epoch of every seed), "
+        "evaluated with re-estimated statistics: the bar holds on all 5 seeds, each of the last 3 epochs at 99.45% "
+        "or more. The mean of the last 3 epochs over 5 seeds stays at 99.47%; what changed is the spread within a "
+        "run. The last 3 epochs of each seed lie within 0.02 of each other, where Model_12's moved by up to 0.08 "
+        "(seed 2: 99.43%, 99.47%, 99.39%; now 99.45%, 99.47%, 99.46%). Seeds 1, 3 and 4 lost 0.01 to 0.03 of "
+        "their mean, seeds 2 and 5 gained 0.03. This is the Session 7 model and the smallest here: 3,352 "
+        "parameters, the first at 3,500 or fewer to hold the bar on every seed, 45% of Model_10's 7,442."
+    )
 
 
 # ---------------------------------------------------------------------- Session 6
@@ -663,8 +671,8 @@ class S6_Model(TinyNet):
 
 
 # The models that the notebooks name as final, that CI checks and trains in full, and the README reports.
-S7_FINAL = "Model_10"  # Session 7: fewer than 8,000 parameters
-S7_SMALLEST = "Model_12"  # our bar: at most 3,500 parameters
+S7_FINAL = "Model_14"  # Session 7: fewer than 8,000 parameters
+S7_SMALLEST = "Model_14"  # our bar: at most 3,500 parameters
 S6_FINAL = "S6_Model"  # Session 6: fewer than 20,000 parameters
 
 

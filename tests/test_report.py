@@ -154,3 +154,13 @@ def test_a_final_models_block_names_the_seeds_it_shows():
     seeds = sorted(r.config["seed"] for r in utils.load_results(model=model_lib.S7_FINAL))
     block = report.Report().block_final(model_lib.S7_FINAL)
     assert f"--seeds {' '.join(map(str, seeds))} --out results`" in block
+
+
+def test_one_model_that_meets_both_session_7_bars_has_its_section_once(monkeypatch):
+    import model as model_lib
+
+    rep = report.Report()
+    monkeypatch.setattr(report, "S7_FINAL", model_lib.S7_SMALLEST)
+    blocks = rep.blocks()
+    assert blocks["s7-final"] == rep.block_final(model_lib.S7_SMALLEST)
+    assert "Every seed" not in blocks["s7-smallest"] and f"`{model_lib.S7_SMALLEST}`" in blocks["s7-smallest"]

@@ -556,7 +556,8 @@ def recompute_batchnorm(model: nn.Module, x: torch.Tensor, batches: int, batch_s
     During training they are an exponential average over the last ten or so augmented batches, so the evaluated
     network changes with the last steps' draws; re-estimated on un-augmented images they are a function of
     the weights alone, and of the images that the evaluation sees. Dropout stays off, as in the evaluation;
-    the weights and every random generator are untouched, so the training run is the same with or without it."""
+    the weights and every random generator are untouched, so the training run is the same with or without it.
+    (torch.optim.swa_utils.update_bn does the same pass with the whole network in training mode: dropout on.)"""
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     momenta = [m.momentum for m in norms]
     for m in norms:

@@ -137,7 +137,16 @@ FRONTIER: dict[str, str] = {
     "m10-k16": "k16 M D t8 16 16 16",
     "m10-k16-res": "k16 M D t8 b8 b8 16 16",
 }
-STACKS = {**CANDIDATES, **FRONTIER}  # every named stack: what --list shows and a grid point may start from
+# Stacks between Model_6's 7,442 parameters and the course's 8,000: a Session 7 model with room to spare. Model_14's
+# separable shape with the budget spent: wider after the pool only, wider everywhere, five layers after the pool
+# (receptive field 26), or a wider first convolution.
+BUDGET: dict[str, str] = {
+    "sep-41": "8 s16 M D t8 s41 s41 s41 s41",
+    "sep-24-39": "12 s24 M D t12 s39 s39 s39 s39",
+    "sep-5x34": "10 s20 M D t10 s34 s34 s34 s34 s34",
+    "sep-16-36": "16 s32 M D t16 s36 s36 s36 s36",
+}
+STACKS = {**CANDIDATES, **FRONTIER, **BUDGET}  # every named stack: what --list shows and a grid point may start from
 
 
 def describe(layers: str) -> dict:
@@ -551,6 +560,13 @@ GRID = [
     "sep-all-18+hold2",
     "sep-all-18-s12+hold2",
     "sep-all-wide+hold2",
+    # A Session 7 model with room to spare under 8,000 parameters, on Model_14's recipe (held rate, re-estimated
+    # BatchNorm statistics): Model_10's stack, and Model_14's separable shape at 7,500-7,800 parameters
+    "Model_6+hold2+bn300",
+    "sep-41+hold2+bn300",
+    "sep-24-39+hold2+bn300",
+    "sep-5x34+hold2+bn300",
+    "sep-16-36+hold2+bn300",
 ]
 
 

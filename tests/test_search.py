@@ -52,6 +52,13 @@ def test_frontier_stacks_lie_between_the_bar_and_model_6():
         assert search.grid_config(f"{name}+hold2", "grid", 15).layers == layers
 
 
+def test_budget_stacks_lie_between_model_6_and_the_course_limit():
+    low = model_lib.count_parameters(model_lib.get_model("Model_6"))
+    for name, layers in search.BUDGET.items():
+        assert low < search.describe(layers)["params"] < 8000, name
+        assert search.grid_config(f"{name}+hold2", "grid", 15).layers == layers
+
+
 @pytest.mark.parametrize("point", ["nope+wd1e-4", "m7+nope", "m7+"])
 def test_an_unknown_grid_point_is_refused(point):
     with pytest.raises(ValueError, match="unknown"):

@@ -414,7 +414,8 @@ class Report:
 
         digit = predict.mnist_style(example_digit(), EXAMPLE)
         net = utils.load_trained(S7_FINAL, 1, self.results_dir)
-        ranked = ", ".join(f"{c} ({100 * p:.1f}%)" for c, p in predict.top3(net, predict.to_input(digit)))
+        probs = predict.probabilities(net, predict.to_input(digit))
+        text, as_json = (predict.report_line(Path(EXAMPLE), probs, None, form)[0] for form in (False, True))
         return "\n".join(
             [
                 f"On [a digit drawn by `report.py`]({EXAMPLE}), with `{S7_FINAL}` (seed 1):",
@@ -426,7 +427,13 @@ class Report:
                 f"{self.image('example_digit_seen.png', 'The example digit and what the network sees')}",
                 "",
                 "```",
-                f"{EXAMPLE}: {ranked}",
+                text,
+                "```",
+                "",
+                "and with `--json`:",
+                "",
+                "```",
+                as_json,
                 "```",
             ]
         )

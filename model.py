@@ -61,6 +61,12 @@ def get_details(name: str) -> str:
     return " ".join(" ".join(p.split()) for p in paragraphs)
 
 
+def get_analysis(name: str) -> str:
+    """What the step's results showed (its ``analysis``), as one paragraph."""
+    get_model(name)
+    return " ".join(getattr(_REGISTRY[name], "analysis", "").split())
+
+
 def count_parameters(model: nn.Module) -> int:
     """Trainable parameters, counted the way torchsummary counts them."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -498,7 +504,7 @@ class Model_7(Model_6):
     layers = ("6", "12", "M", "D", "t6", "10", "10", "11")
     analysis = (
         "Below 3,500 parameters the same recipe falls short of the bar on every seed, by about a tenth "
-        "of a percent in the last epochs. The search on the validation split (search.py) tried the other "
+        "of a percent in the last epochs. The search on the validation split (tools/search.py) tried the other "
         "stacks of its list, of 2,082 to 3,498 parameters, and the recipe's ideas one at a time on this "
         "stack: of the runs that went the full 15 epochs, only those that hold the final rate for the last "
         "2 epochs ended above this stack with this recipe. That is the next step."
@@ -526,7 +532,7 @@ class Model_9(Model_7):
 
     On the test set the epochs that missed the bar so far were the 13th of 15, with the rate still
     annealing (Model_6 seed 4, Model_8 seed 3). One change, the schedule: on the validation split it
-    raised Model_7's stack on both seeds tried (search.py grid and seeds; "What was learned").
+    raised Model_7's stack on both seeds tried (tools/search.py grid and seeds; "What was learned").
     """
 
     recipe = dict(Model_7.recipe, hold=2)
@@ -546,7 +552,7 @@ class Model_10(Model_6):
 
     Model_6 held it on 4 seeds of 5; the one miss was epoch 13 of seed 4, with the rate still annealing.
     One change, the schedule: on the validation split it raised Model_6's stack on both seeds tried
-    (search.py grid, Model_6+hold2 against Model_6).
+    (tools/search.py grid, Model_6+hold2 against Model_6).
     """
 
     recipe = dict(Model_6.recipe, hold=2)
@@ -566,7 +572,7 @@ class Model_11(Model_10):
     with 12% fewer parameters.
 
     One change, the layers before the pool (three widths at once: 8 -> 6, 16 -> 12, the transition 8 -> 6);
-    the recipe is Model_10's. Chosen on the validation split (search.py, grid point m9-16+hold2, seeds 1-3),
+    the recipe is Model_10's. Chosen on the validation split (tools/search.py, grid point m9-16+hold2, seeds 1-3),
     where this stack came closest to Model_6's of the stacks between 3,500 and 7,442 parameters.
     """
 
@@ -586,7 +592,7 @@ class Model_12(Model_9):
     filter per channel, then a 1x1 mix) in every 3x3 layer but the first, 16 channels before the pool and four
     layers of 23 after it, where Model_9's full convolutions afford 10-12, in 3,352 parameters.
 
-    One change, the layers; the recipe is Model_9's. Chosen on the validation split (search.py, grid point
+    One change, the layers; the recipe is Model_9's. Chosen on the validation split (tools/search.py, grid point
     sep-all-23+hold2, seeds 1-5): 99.18% over the five seeds against 99.07% for Model_9's stack, above it on
     4 seeds and level with it on the fifth, the highest mean of any stack under 3,500 parameters run on more
     than one seed.
@@ -609,7 +615,7 @@ class Model_13(Model_12):
     stack holds the bar on every seed with less regularization.
 
     One change, the dropout rate; the layers and the recipe are Model_12's. Chosen on the validation split
-    (search.py, grid point sep-all-23+hold2+drop0.02, seeds 1-5): 99.21% over the five seeds against 99.18% for
+    (tools/search.py, grid point sep-all-23+hold2+drop0.02, seeds 1-5): 99.21% over the five seeds against 99.18% for
     Model_12, with the two lowest seeds of Model_12 rising most (+0.08 and +0.06) and the spread of the five
     seeds 0.13 against 0.24.
     """
@@ -632,7 +638,7 @@ class Model_14(Model_12):
     the bar on every seed when its last epochs no longer move with the last training batches' statistics.
 
     One change, the statistics the network is evaluated with; the layers and the training are Model_12's, and so are
-    the trained weights. Chosen on the validation split (search.py, grid point sep-all-23+hold2+bn300, seeds 1-5),
+    the trained weights. Chosen on the validation split (tools/search.py, grid point sep-all-23+hold2+bn300, seeds 1-5),
     where each run trains as Model_12's stack does on the same seed, step for step: the lowest of the last 3 epochs
     rose on 3 seeds (by 0.02 to 0.08), stayed on one and fell by 0.03 on the other, and the spread within the last 3
     epochs halved, while the mean over the five seeds stayed where it was.

@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 import model as model_lib
-import utils
+from utils.data import normalize
+from utils.runs import WeightsError, load_trained
 
 INK_CONTRAST = 0.15  # the darkest and lightest pixels must differ by this much (of the full range)
 ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")  # modes that carry an opacity channel
@@ -145,7 +146,7 @@ def centre_by_mass(digit: np.ndarray) -> np.ndarray:
 
 def to_input(digit: np.ndarray) -> torch.Tensor:
     """28x28 in [0, 1] -> (1, 1, 28, 28), normalized as the training images are."""
-    return utils.normalize(torch.from_numpy(np.rint(digit * 255).astype(np.uint8))[None])
+    return normalize(torch.from_numpy(np.rint(digit * 255).astype(np.uint8))[None])
 
 
 @torch.no_grad()
@@ -218,8 +219,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        net = utils.load_trained(args.model, args.seed)
-    except (ValueError, utils.WeightsError) as err:  # an unknown model, missing or broken weights
+        net = load_trained(args.model, args.seed)
+    except (ValueError, WeightsError) as err:  # an unknown model, missing or broken weights
         print(f"predict.py: error: {err}", file=sys.stderr)
         return 1
     failed, shown = 0, []

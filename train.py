@@ -4,7 +4,8 @@ python train.py --model Model_6 --seeds 1 2 3
 python train.py --model Model_6 --seeds 1 2 3 --out results   # regenerate the reference runs
 python train.py --model Model_8 --eval-split val --lr 0.1 --tag lr0.1 --out results/val
 python train.py --list
-python train.py --model S6_Model --dry-run      # a few batches, nothing written: for CI
+python train.py --model S6_Model --dry-run      # a smoke run (seconds), nothing written
+python train.py --model S6_Model --smoke        # a smoke run, written to runs/ as a full run is: for CI
 """
 
 from __future__ import annotations
@@ -14,8 +15,15 @@ import sys
 import tempfile
 from pathlib import Path
 
+import torch
+
 import model as model_lib
-import utils
+from utils.config import TrainConfig
+from utils.course import SMOKE
+from utils.data import DataError
+from utils.paths import DEFAULT_DATA_DIR, DEFAULT_RUNS_DIR
+from utils.runs import last_epochs_stats
+from utils.training import train
 
 # Options that override the model's recipe; None keeps the recipe's value.
 OVERRIDES = {
@@ -59,7 +67,6 @@ OVERRIDES = {
     "distill": (float, "distillation: weight of the teacher's soft targets in the loss"),
     "distill_temperature": (float, "distillation: softening temperature"),
 }
-DRY_RUN = dict(epochs=1, train_limit=1024, eval_limit=1000)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -70,16 +77,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.add_argument(
             "--" + name.replace("_", "-"), type=kind, default=None, help=help_text + " (default: the model's recipe)"
         )
-    p.add_argument("--data-dir", type=Path, default=utils.DEFAULT_DATA_DIR, help="MNIST folder (default: data)")
+    p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="MNIST folder (default: data)")
     p.add_argument(
         "--out",
         type=Path,
-        default=utils.DEFAULT_RUNS_DIR,
+        default=DEFAULT_RUNS_DIR,
         help="folder for the results and weights files (default: runs; the committed reference "
         "runs that the README reports are in results/: --out results replaces them)",
     )
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when there is one)")
-    p.add_argument("--dry-run", action="store_true", help="1 epoch on 1,024 images, evaluated on 1,000; writes nothing")
+    smoke = f"{SMOKE['epochs']} epoch on {SMOKE['train_limit']:,} images, evaluated on {SMOKE['eval_limit']:,}"
+    p.add_argument("--dry-run", action="store_true", help=f"a smoke run ({smoke}); writes nothing")
+    p.add_argument("--smoke", action="store_true", help=f"a smoke run ({smoke}), written as a full run is")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--list", action="store_true", help="list the registered models and exit")
     return p.parse_args(argv)
@@ -105,14 +114,14 @@ def main(argv: list[str] | None = None) -> int:
             )
         return 0
     overrides = {k: getattr(args, k) for k in OVERRIDES if getattr(args, k) is not None}
-    if args.dry_run:
-        overrides.update(DRY_RUN)
+    if args.dry_run or args.smoke:
+        overrides.update(SMOKE)
     try:
-        configs = [utils.TrainConfig.for_model(args.model, seed=seed, **overrides) for seed in args.seeds]
+        configs = [TrainConfig.for_model(args.model, seed=seed, **overrides) for seed in args.seeds]
         if not args.dry_run:
             check_writable(args.out)
-        device = utils.torch.device(args.device) if args.device else None
-        if device is not None and device.type == "cuda" and not utils.torch.cuda.is_available():
+        device = torch.device(args.device) if args.device else None
+        if device is not None and device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError("--device cuda: no GPU is available")
     except (ValueError, RuntimeError) as err:
         print(f"train.py: error: {err}", file=sys.stderr)
@@ -121,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     for cfg in configs:
         try:
             results.append(
-                utils.train(
+                train(
                     cfg,
                     data_dir=args.data_dir,
                     device=device,
@@ -129,14 +138,14 @@ def main(argv: list[str] | None = None) -> int:
                     progress=not args.no_progress,
                 )
             )
-        except utils.DataError as err:
+        except DataError as err:
             print(f"train.py: error: {err}", file=sys.stderr)
             return 1
         except ValueError as err:  # a configuration that only fails once the data size is known
             print(f"train.py: error: {err}", file=sys.stderr)
             return 2
     if len(results) > 1:
-        mean, std, low = utils.last_epochs_stats(results)
+        mean, std, low = last_epochs_stats(results)
         print(f"{args.model}: last 3 epochs over {len(results)} seeds: mean {mean:.2f}%, std {std:.2f}, min {low:.2f}%")
     return 0
 

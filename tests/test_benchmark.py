@@ -4,14 +4,18 @@ import json
 import subprocess
 import sys
 
-import benchmark
+import pytest
+
+import model as model_lib
 import utils
+from tools import benchmark
 
 
+@pytest.mark.slow
 def test_quick_benchmark_writes_its_file(tmp_path, mnist):
     out = tmp_path / "benchmark.json"
     proc = subprocess.run(
-        [sys.executable, "benchmark.py", "--quick", "--out", str(out)],
+        [sys.executable, "-m", "tools.benchmark", "--quick", "--out", str(out)],
         cwd=utils.REPO,
         capture_output=True,
         text=True,
@@ -31,6 +35,6 @@ def test_quick_benchmark_writes_its_file(tmp_path, mnist):
 def test_classic_model_swaps_in_plain_dropout():
     import torch.nn as nn
 
-    net = benchmark.with_plain_dropout(utils.model_lib.get_model("Model_6"))
+    net = benchmark.with_plain_dropout(model_lib.get_model("Model_6"))
     kinds = {type(m) for m in net.modules()}
     assert nn.Dropout in kinds and nn.Dropout2d not in kinds

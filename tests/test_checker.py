@@ -12,11 +12,22 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 import model as model_lib
 import utils
-from tests import check_notebook
+from tools import check_notebook
+from utils import course
 
-CHECKER = utils.REPO / "tests" / "check_notebook.py"
+CHECKER = [sys.executable, "-m", "tools.check_notebook"]
 MODEL_6_PARAMS = f"{model_lib.count_parameters(model_lib.get_model('Model_6')):,}"
-BARS = ["--max-params", "8000", "--max-epochs", "15", "--min-acc", "99.4", "--last", "3"]
+S7 = course.S7
+BARS = [
+    "--max-params",
+    str(S7.max_params),
+    "--max-epochs",
+    str(S7.max_epochs),
+    "--min-acc",
+    str(S7.min_acc),
+    "--last",
+    "3",
+]
 
 
 def stream(text):
@@ -51,10 +62,10 @@ def run(path, *extra):
 
 def test_command_line_exit_status(tmp_path):
     good = write(tmp_path, model_output())
-    proc = subprocess.run([sys.executable, str(CHECKER), str(good), *BARS], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([*CHECKER, str(good), *BARS], capture_output=True, text=True, timeout=120, cwd=utils.REPO)
     assert proc.returncode == 0 and proc.stdout.count("PASS") == 7
     bad = write(tmp_path, model_output(accuracies=(9950, 9950, 9939, 9950)))
-    proc = subprocess.run([sys.executable, str(CHECKER), str(bad), *BARS], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([*CHECKER, str(bad), *BARS], capture_output=True, text=True, timeout=120, cwd=utils.REPO)
     assert proc.returncode == 1 and "FAIL accuracy" in proc.stdout
 
 
@@ -154,10 +165,10 @@ def test_the_window_is_three_epochs_unless_told(tmp_path):
 
 def test_the_bars_are_required_and_documented(capsys):
     with pytest.raises(SystemExit) as stop:
-        check_notebook.main(["nb.ipynb", "--max-params", "8000", "--max-epochs", "15"])
+        check_notebook.main(["nb.ipynb", *BARS[:4]])
     assert stop.value.code == 2 and "the following arguments are required: --min-acc" in capsys.readouterr().err
     for missing in ("--max-params", "--max-epochs"):
-        args = [a for a in BARS if a not in (missing, {"--max-params": "8000", "--max-epochs": "15"}[missing])]
+        args = [a for a in BARS if a not in (missing, BARS[BARS.index(missing) + 1])]
         with pytest.raises(SystemExit):
             check_notebook.main(["nb.ipynb", *args])
         assert f"required: {missing}" in capsys.readouterr().err
@@ -166,7 +177,7 @@ def test_the_bars_are_required_and_documented(capsys):
     raw_help = capsys.readouterr().out
     # the description is the module's docstring, its example command kept on a line of its own
     assert (
-        "\n    python tests/check_notebook.py S7.ipynb --max-params 8000 --max-epochs 15 --min-acc 99.4 --last 3\n"
+        "\n    python -m tools.check_notebook S7.ipynb --max-params 8000 --max-epochs 15 --min-acc 99.4 --last 3\n"
         in raw_help
     )
     help_text = " ".join(raw_help.split())
@@ -276,8 +287,8 @@ def test_model_names_the_model_to_check(tmp_path):
 
 def test_the_parameter_limit_is_strict(tmp_path):
     path = write(tmp_path, model_output())
-    at_limit = [a for a in BARS if a != "8000"]
-    at_limit.insert(BARS.index("8000"), MODEL_6_PARAMS.replace(",", ""))
+    at_limit = list(BARS)
+    at_limit[BARS.index("--max-params") + 1] = MODEL_6_PARAMS.replace(",", "")
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         code = check_notebook.main([str(path), *at_limit])

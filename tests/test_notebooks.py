@@ -1,22 +1,22 @@
-"""Both notebooks run top to bottom headless through run_notebooks.py (the CI job's script), and the committed
-ones are executed, clean, current with make_notebooks.py and meet the real bars."""
+"""Both notebooks run top to bottom headless through tools/run_notebooks.py (the CI job's script), and the committed
+ones are executed, clean, current with tools/make_notebooks.py and meet the real bars."""
 
+import dataclasses
 import json
 
 import nbformat
 import pytest
 
-import make_notebooks
-import run_notebooks
 import utils
-from tests import check_notebook
+from tools import check_notebook, make_notebooks, run_notebooks
 
-NOTEBOOKS = list(run_notebooks.BARS)
+NOTEBOOKS = run_notebooks.NOTEBOOKS
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_committed_notebook_meets_the_real_bars(notebook):
-    checks = check_notebook.check(utils.REPO / notebook, **run_notebooks.BARS[notebook])
+    bar = run_notebooks.bar_of(utils.REPO / notebook, smoke=False)
+    checks = check_notebook.check(utils.REPO / notebook, bar.max_params, bar.max_epochs, bar.min_acc, bar.last)
     assert all(c.ok for c in checks), [c.line() for c in checks]
     assert len(checks) == 7
 
@@ -38,6 +38,7 @@ def test_committed_notebook_cells_are_what_make_notebooks_builds(which):
     assert [(c.cell_type, c.source) for c in committed.cells] == [(c.cell_type, c.source) for c in built.cells]
 
 
+@pytest.mark.slow
 def test_run_notebooks_smoke_on_a_fresh_folder(tmp_path, mnist, capsys):
     out = tmp_path / "executed" / "nested"  # nothing creates it beforehand
     code = run_notebooks.main(["--smoke", "--out", str(out), "--badges", str(tmp_path / "badges")])
@@ -60,8 +61,9 @@ def test_run_notebooks_smoke_on_a_fresh_folder(tmp_path, mnist, capsys):
     assert not any(o.output_type == "stream" and o.name == "stderr" for o in outputs)
 
 
+@pytest.mark.slow
 def test_run_notebooks_fails_when_a_requirement_fails(tmp_path, mnist, capsys, monkeypatch):
-    monkeypatch.setitem(run_notebooks.BARS, "S6.ipynb", {**run_notebooks.BARS["S6.ipynb"], "max_params": 1000})
+    monkeypatch.setitem(run_notebooks.BARS, "S6", dataclasses.replace(run_notebooks.BARS["S6"], max_params=1000))
     code = run_notebooks.main(
         ["--smoke", "--out", str(tmp_path), "--notebooks", "S6.ipynb", "--badges", str(tmp_path / "badges")]
     )

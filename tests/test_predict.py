@@ -246,7 +246,7 @@ def test_the_class_activation_map_figure_shows_the_same_maps_whatever_kernels_co
     what the figure shows (its fingerprint, which the README's check compares) must not move with them."""
     import copy
 
-    import report
+    from tools import report
 
     def shown(network):
         fig = utils.plot_class_activation_maps(network, mnist.test_images, mnist.test_labels, "maps")
@@ -256,6 +256,7 @@ def test_the_class_activation_map_figure_shows_the_same_maps_whatever_kernels_co
     assert shown(other_kernels) == shown(net)
 
 
+@pytest.mark.slow
 def test_committed_weights_reproduce_their_recorded_test_accuracy(mnist):
     """Every weights file in results/ gives exactly the correct count its results file recorded."""
     files = sorted(utils.DEFAULT_RESULTS_DIR.glob("*.safetensors"))

@@ -1,6 +1,8 @@
 """The README and the figures are what results/ gives, and every figure is linked."""
 
-import report
+from tools import report
+from tools.report import claims, search_tables
+from tools.report.figures import FINGERPRINTS
 
 
 def test_readme_and_figures_agree_with_results():
@@ -35,11 +37,11 @@ def test_figures_are_compared_by_what_they_draw_whatever_draws_them(tmp_path):
 
     rep = report.Report()
     readme, figures = tmp_path / "README.md", tmp_path / "figures"
-    readme.write_text(report.render_readme(report.README.read_text(), rep.blocks()))
+    readme.write_text(report.render_readme(report.README.read_text(), report.blocks(rep)))
     shutil.copytree(report.FIGURES, figures)
-    prints = figures / report.FINGERPRINTS
+    prints = figures / FINGERPRINTS
     record = json.loads(prints.read_text())
-    victim = sorted(rep.drawn_figures())[0]
+    victim = sorted(report.drawn_figures(rep))[0]
     (figures / victim).write_bytes((figures / victim).read_bytes()[:-100])
     record["matplotlib"] = "0.0"  # drawn by another version: the pixels may differ, the drawing may not
     prints.write_text(json.dumps(record))
@@ -48,8 +50,8 @@ def test_figures_are_compared_by_what_they_draw_whatever_draws_them(tmp_path):
     prints.write_text(json.dumps(record))
     assert report.check(rep, readme, figures) == [f"results/figures/{victim} differs from what results/ gives"]
     prints.unlink()
-    assert len(report.check(rep, readme, figures)) == len(rep.drawn_figures())
-    shutil.copy(report.FIGURES / report.FINGERPRINTS, prints)
+    assert len(report.check(rep, readme, figures)) == len(report.drawn_figures(rep))
+    shutil.copy(report.FIGURES / FINGERPRINTS, prints)
     (figures / victim).unlink()
     assert report.check(rep, readme, figures) == [f"results/figures/{victim} differs from what results/ gives"]
     shutil.copy(report.FIGURES / victim, figures / victim)
@@ -59,7 +61,7 @@ def test_figures_are_compared_by_what_they_draw_whatever_draws_them(tmp_path):
 
 def test_a_changed_number_is_caught(tmp_path, monkeypatch):
     text = report.README.read_text()
-    blocks = report.Report().blocks()
+    blocks = report.blocks(report.Report())
     tampered = {k: v.replace("99.", "98.", 1) for k, v in blocks.items()}
     assert report.render_readme(text, tampered) != text
 
@@ -89,7 +91,9 @@ def test_check_reports_a_tampered_readme_and_a_tampered_figure(tmp_path):
     assert report.check(rep, readme, figures) == []
     text = readme.read_text()
     readme.write_text(text.replace("| 99.", "| 98.", 1))
-    assert report.check(rep, readme, figures) == ["README.md differs from what results/ gives: run python report.py"]
+    assert report.check(rep, readme, figures) == [
+        "README.md differs from what results/ gives: run python -m tools.report"
+    ]
     readme.write_text(text)
     victim = sorted(figures.glob("*.png"))[0]
     original = victim.read_bytes()
@@ -100,14 +104,14 @@ def test_check_reports_a_tampered_readme_and_a_tampered_figure(tmp_path):
 
     import matplotlib
 
-    same_drawing = json.loads((figures / report.FINGERPRINTS).read_text())["matplotlib"] == matplotlib.__version__
+    same_drawing = json.loads((figures / FINGERPRINTS).read_text())["matplotlib"] == matplotlib.__version__
     differs = [f"results/figures/{victim.name} differs from what results/ gives"]
     assert report.check(rep, readme, figures) == (differs if same_drawing else [])
     victim.unlink()
     assert report.check(rep, readme, figures) == differs  # a missing figure, whatever draws them
     victim.write_bytes(original)
     (figures / "Model_0_curves.png").write_bytes(original)  # a figure that nothing makes any more
-    assert report.check(rep, readme, figures) == ["results/figures/Model_0_curves.png is no longer made by report.py"]
+    assert report.check(rep, readme, figures) == ["results/figures/Model_0_curves.png is no longer made by the report"]
 
 
 def val_run(folder, tag, accuracies, seed=1, **changes):
@@ -130,7 +134,7 @@ def test_each_change_is_compared_with_the_run_that_lacks_only_it(tmp_path):
     val_run(tmp_path, "held", [99.0] * 12 + [99.1, 99.2, 99.3], hold=2)
     val_run(tmp_path, "held-silu", [99.0] * 12 + [99.3, 99.3, 99.3], hold=2, activation="silu")
     val_run(tmp_path, "silu-seed2", [99.5] * 15, seed=2, activation="silu")  # no run of seed 2 to compare with
-    rows = report.Report(tmp_path).block_learned().splitlines()[2:]
+    rows = search_tables.learned(report.Report(tmp_path)).splitlines()[2:]
     assert rows == [
         "| 6 12 M D t6 10 10 11 | 1 | hold 2 | - | last 3 epochs (mean) | 99.20% | 99.00% | +0.20 |",
         "| 6 12 M D t6 10 10 11 | 1 | activation silu | hold 2 | last 3 epochs (mean) | 99.30% | 99.20% | +0.10 |",
@@ -141,9 +145,9 @@ def test_the_seed_spread_groups_the_seeds_of_one_stack_and_recipe(tmp_path):
     val_run(tmp_path, "held", [99.0] * 12 + [99.1, 99.2, 99.3], hold=2)
     val_run(tmp_path, "held", [99.0] * 12 + [99.0, 99.0, 99.0], seed=3, hold=2)
     val_run(tmp_path, "held", [99.0] * 10, seed=2, epochs=10, hold=2)  # another schedule: not a seed of the 15
-    val_run(tmp_path, "plain", [99.4] * 15)  # one seed only
+    val_run(tmp_path, "plain", [99.45] * 15)  # one seed only
     val_run(tmp_path, "held-silu", [99.3] * 15, seed=2, hold=2, activation="silu")  # another recipe
-    rows = report.Report(tmp_path).block_seed_spread().splitlines()[2:]
+    rows = search_tables.seed_spread(report.Report(tmp_path)).splitlines()[2:]
     assert rows == ["| 6 12 M D t6 10 10 11 | hold 2 | 3,434 | 1 3 | 99.20, 99.00 | 99.10 | 0.20 |"]
 
 
@@ -152,7 +156,7 @@ def test_a_final_models_block_names_the_seeds_it_shows():
     import utils
 
     seeds = sorted(r.config["seed"] for r in utils.load_results(model=model_lib.S7_FINAL))
-    block = report.Report().block_final(model_lib.S7_FINAL)
+    block = claims.final(report.Report(), model_lib.S7_FINAL)
     assert f"--seeds {' '.join(map(str, seeds))} --out results`" in block
 
 
@@ -160,7 +164,7 @@ def test_one_model_that_meets_both_session_7_bars_has_its_section_once(monkeypat
     import model as model_lib
 
     rep = report.Report()
-    monkeypatch.setattr(report, "S7_FINAL", model_lib.S7_SMALLEST)
-    blocks = rep.blocks()
-    assert blocks["s7-final"] == rep.block_final(model_lib.S7_SMALLEST)
+    monkeypatch.setattr(model_lib, "S7_FINAL", model_lib.S7_SMALLEST)
+    blocks = report.blocks(rep)
+    assert blocks["s7-final"] == claims.final(rep, model_lib.S7_SMALLEST)
     assert "Every seed" not in blocks["s7-smallest"] and f"`{model_lib.S7_SMALLEST}`" in blocks["s7-smallest"]

@@ -6,16 +6,17 @@ import sys
 import pytest
 
 import model as model_lib
-import search
 import utils
+from tools import search, search_space
+from utils import course
 
 
 def test_at_least_20_candidates_between_2000_and_3500_parameters_of_every_kind():
-    described = {name: search.describe(layers) for name, layers in search.CANDIDATES.items()}
+    described = {name: search.describe(layers) for name, layers in search_space.CANDIDATES.items()}
     assert len(described) >= 20
-    low, high = search.PARAM_RANGE
+    low, high = search_space.PARAM_RANGE
     assert all(low <= d["params"] <= high for d in described.values()), described
-    stacks = list(search.CANDIDATES.values())
+    stacks = list(search_space.CANDIDATES.values())
     assert any(s.count("M") == 2 for s in stacks)  # two max-pools
     assert any(" p" in f" {s}" for s in stacks)  # padded convolutions
     assert any(" s" in f" {s}" or " ps" in f" {s}" for s in stacks)  # depthwise-separable
@@ -24,20 +25,20 @@ def test_at_least_20_candidates_between_2000_and_3500_parameters_of_every_kind()
 
 
 def test_a_candidates_config_builds_its_stack_with_the_recipe_of_its_model():
-    cfg = search.config("sep5x16", search.CANDIDATES["sep5x16"], "full", 15)
+    cfg = search.config("sep5x16", search_space.CANDIDATES["sep5x16"], "full", 15)
     assert cfg.eval_split == "val" and cfg.tag == "full-sep5x16" and cfg.epochs == 15
-    recipe = model_lib.get_recipe(search.RECIPE_OF)
+    recipe = model_lib.get_recipe(search_space.RECIPE_OF)
     assert all(getattr(cfg, k) == v for k, v in recipe.items())
-    assert model_lib.count_parameters(cfg.build()) == search.describe(search.CANDIDATES["sep5x16"])["params"]
+    assert model_lib.count_parameters(cfg.build()) == search.describe(search_space.CANDIDATES["sep5x16"])["params"]
 
 
 def test_a_grid_point_is_its_stack_with_every_named_change():
     cfg = search.grid_config("m7-wide3+wd1e-4+aug0.5", "grid", 15)
-    assert cfg.layers == search.CANDIDATES["m7-wide3"] and cfg.tag == "grid-m7-wide3+wd1e-4+aug0.5"
+    assert cfg.layers == search_space.CANDIDATES["m7-wide3"] and cfg.tag == "grid-m7-wide3+wd1e-4+aug0.5"
     assert cfg.weight_decay == 1e-4 and (cfg.rotate, cfg.scale, cfg.translate) == (5.0, 0.05, 1.0)
     plain = search.grid_config("m7", "grid", 15)
-    assert plain == search.config("m7", search.CANDIDATES["m7"], "grid", 15)  # no change: the base recipe
-    assert all(search.grid_config(point, "grid", 15) for point in search.GRID)
+    assert plain == search.config("m7", search_space.CANDIDATES["m7"], "grid", 15)  # no change: the base recipe
+    assert all(search.grid_config(point, "grid", 15) for point in search_space.GRID)
     silu = search.grid_config("m7-linear-t+hold2+silu", "grid", 15)
     assert silu.activation == "silu" and " l6 " in silu.layers and silu.hold == 2
     assert {type(m) for m in silu.build().modules()} & {model_lib.nn.ReLU, model_lib.nn.SiLU} == {model_lib.nn.SiLU}
@@ -47,15 +48,15 @@ def test_a_grid_point_is_its_stack_with_every_named_change():
 
 def test_frontier_stacks_lie_between_the_bar_and_model_6():
     high = model_lib.count_parameters(model_lib.get_model("Model_6"))
-    for name, layers in search.FRONTIER.items():
-        assert search.PARAM_RANGE[1] < search.describe(layers)["params"] < high, name
+    for name, layers in search_space.FRONTIER.items():
+        assert search_space.PARAM_RANGE[1] < search.describe(layers)["params"] < high, name
         assert search.grid_config(f"{name}+hold2", "grid", 15).layers == layers
 
 
 def test_budget_stacks_lie_between_model_6_and_the_course_limit():
     low = model_lib.count_parameters(model_lib.get_model("Model_6"))
-    for name, layers in search.BUDGET.items():
-        assert low < search.describe(layers)["params"] < 8000, name
+    for name, layers in search_space.BUDGET.items():
+        assert low < search.describe(layers)["params"] < course.S7.max_params, name
         assert search.grid_config(f"{name}+hold2", "grid", 15).layers == layers
 
 
@@ -67,10 +68,11 @@ def test_an_unknown_grid_point_is_refused(point):
 
 def run(*args):
     return subprocess.run(
-        [sys.executable, "search.py", *args], cwd=utils.REPO, capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "tools.search", *args], cwd=utils.REPO, capture_output=True, text=True, timeout=600
     )
 
 
+@pytest.mark.slow
 def test_every_stage_runs_end_to_end_in_dry_run_mode(mnist, tmp_path):
     storage = f"sqlite:///{tmp_path}/search.db"
     probe = run("probe", "--dry-run", "--workers", "2", "--candidates", "m7", "sep5x16", "--storage", storage)
@@ -122,7 +124,7 @@ def test_starting_a_stage_fails_the_trials_of_a_killed_search_and_leaves_a_runni
         [
             sys.executable,
             "-c",
-            "import sys, time, search; search.HEARTBEAT_SECONDS = 1; "
+            "import sys, time; from tools import search; search.HEARTBEAT_SECONDS = 1; "
             "search.run_trials(search.study('grid', sys.argv[1]), lambda trial: time.sleep(60), 1)",
             url,
         ],

@@ -52,7 +52,7 @@ def test_jobs_call_repository_scripts_and_cancel_stale_runs():
     assert flow["concurrency"]["cancel-in-progress"] is True
     runs = [s["run"] for job in flow["jobs"].values() for s in job["steps"] if "run" in s]
     assert any('pytest -m "not slow and not network"' in r for r in runs)
-    assert any(r.startswith("python run_notebooks.py --out executed --badges badges") for r in runs)
+    assert any(r.startswith("python -m tools.run_notebooks --out executed --badges badges") for r in runs)
     publish = [s for s in flow["jobs"]["notebooks"]["steps"] if "actions-gh-pages" in s.get("uses", "")]
     assert publish and publish[0]["with"]["publish_branch"] == "badges"
     assert publish[0]["with"]["publish_dir"] == "./badges"

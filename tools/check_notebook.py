@@ -1,13 +1,14 @@
 """Check an executed notebook's *outputs* against the assignment's requirements.
 
-    python tests/check_notebook.py S7.ipynb --max-params 8000 --max-epochs 15 --min-acc 99.4 --last 3
+    python -m tools.check_notebook S7.ipynb --max-params 8000 --max-epochs 15 --min-acc 99.4 --last 3
 
 It reads what the notebook printed for its final model (the section that starts with the line
 "Model: <name>"; the name comes from --model or the notebook's "Final model: <name>" line):
 the torchsummary table and the course's per-epoch "Test set: ..." lines. One line per
 requirement, PASS or FAIL with the value found; the exit status is 1 on any FAIL.
 The parameter count printed must also equal that of the same model built from model.py now,
-so outputs left over from older code are caught.
+so outputs left over from older code are caught. The course's bars are in utils/course.py;
+python -m tools.run_notebooks passes them.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # model.py, when this runs as a script from tests/
 SUMMARY_ROW = re.compile(r"^\s*(\w+)-\d+\s+\[([-\d, ]+)\]\s+[\d,]+\s*$")
 TOTAL_PARAMS = re.compile(r"^Total params: ([\d,]+)\s*$", re.M)
 TEST_LINE = re.compile(r"Test set: Average loss: [\d.]+, Accuracy: (\d+)/(\d+) \([\d.]+%\)")

@@ -1,8 +1,8 @@
 """Build S6.ipynb and S7.ipynb from model.py (their cells, not their outputs).
 
-python make_notebooks.py            # new, unexecuted notebooks: then `python run_notebooks.py --out .`
-python make_notebooks.py --update   # rewrite the cells whose outputs cannot change (markdown, and code
-                                    # cells without outputs such as the Colab set-up) of executed notebooks
+python -m tools.make_notebooks            # new, unexecuted notebooks: then `python -m tools.run_notebooks --out .`
+python -m tools.make_notebooks --update   # rewrite the cells whose outputs cannot change (markdown, and code
+                                          # cells without outputs such as the Colab set-up) of executed notebooks
 """
 
 import argparse
@@ -12,7 +12,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 import model
-import utils
+from utils.paths import REPO, repository_slug
 
 NOTEBOOKS = ("S6", "S7")
 
@@ -26,7 +26,7 @@ PROGRESS = True  # a live progress bar per epoch"""
 def colab_badge(notebook: str) -> str:
     return (
         "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-        f"(https://colab.research.google.com/github/{utils.repository_slug()}/blob/main/{notebook})"
+        f"(https://colab.research.google.com/github/{repository_slug()}/blob/main/{notebook})"
     )
 
 
@@ -34,7 +34,7 @@ def setup_cell() -> str:
     return f"""# In Colab: fetch the repository and install what Colab lacks. Elsewhere this does nothing.
 import os, sys
 if "google.colab" in sys.modules and not os.path.exists("model.py"):
-    !git clone -q --depth 1 https://github.com/{utils.repository_slug()}.git repo
+    !git clone -q --depth 1 https://github.com/{repository_slug()}.git repo
     %cd repo
     %pip install -q torchsummary safetensors"""
 
@@ -50,9 +50,8 @@ results = {}"""
 
 
 def step_md(name: str) -> str:
-    cls = model._REGISTRY[name]
     rest = model.get_details(name)
-    analysis = " ".join(getattr(cls, "analysis", "").split()) or "_See the README._"
+    analysis = model.get_analysis(name) or "_See the README._"
     return (
         f"## {name}\n\n**Target.** {model.get_target(name)} {rest}\n\n"
         "**Results.** Printed below by the run: the summary, the receptive field, the per-epoch log "
@@ -160,11 +159,13 @@ def update(old: nbformat.NotebookNode, new: nbformat.NotebookNode) -> nbformat.N
 
 
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m tools.make_notebooks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--update", action="store_true", help="keep the outputs: rewrite only cells no output depends on")
     args = p.parse_args(argv)  # --help, or an unknown option, exits here, before any notebook is written
     for which in NOTEBOOKS:
-        path = utils.REPO / f"{which}.ipynb"
+        path = REPO / f"{which}.ipynb"
         new = build(which)
         if args.update:
             try:

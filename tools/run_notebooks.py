@@ -1,32 +1,34 @@
 """Execute S6.ipynb and S7.ipynb, check what they printed against the assignment, write the badges.
 
-    python run_notebooks.py --out executed --badges badges   # what the CI workflow runs
-    python run_notebooks.py --smoke --out /tmp/nb             # seconds-long runs, relaxed accuracy bar
-    python run_notebooks.py --out .                           # re-execute the committed notebooks in place
+    python -m tools.run_notebooks --out executed --badges badges   # what the CI workflow runs
+    python -m tools.run_notebooks --smoke --out /tmp/nb             # seconds-long runs, relaxed accuracy bar
+    python -m tools.run_notebooks --out .                           # re-execute the committed notebooks in place
 
 Each notebook runs headless with papermill (no progress bar, so the executed notebook holds only
-what the runs printed), then tests/check_notebook.py checks its final model against the bars
-below and writes one shields.io badge file per requirement. The exit status is 1 when a notebook
-fails to execute or a requirement fails; the badges are written either way.
+what the runs printed), then tools/check_notebook.py checks its final model against the course's
+bar (utils/course.py) and writes one shields.io badge file per requirement. The exit status is 1
+when a notebook fails to execute or a requirement fails; the badges are written either way.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
-from tests import check_notebook  # imported by its package path, the name mutmut gives its mutants
+from tools import check_notebook
+from utils.course import BARS, SMOKE, Bar
+from utils.paths import REPO
 
-REPO = Path(__file__).resolve().parent
+NOTEBOOKS = [f"{name}.ipynb" for name in BARS]
 
-# notebook -> the course's bars: (fewer parameters than, at most epochs, each of the last N epochs >= min accuracy)
-BARS = {
-    "S6.ipynb": dict(max_params=20000, max_epochs=20, min_acc=99.4, last=3),
-    "S7.ipynb": dict(max_params=8000, max_epochs=15, min_acc=99.4, last=3),
-}
-# Smoke runs train 1 epoch on a subset: the accuracy bar is dropped, every structural check is kept.
-SMOKE_BARS = dict(min_acc=0.0, last=1)
+
+def bar_of(notebook: Path, smoke: bool) -> Bar:
+    """The course's bar for a notebook; a smoke run's 1 epoch on a subset drops the accuracy bar and keeps every
+    structural check."""
+    bar = BARS[notebook.stem]
+    return dataclasses.replace(bar, min_acc=0.0, last=SMOKE["epochs"]) if smoke else bar
 
 
 def execute(notebook: str, out: Path, smoke: bool, timeout: int) -> None:
@@ -60,10 +62,10 @@ def without_injected_parameters(path: Path) -> None:
 
 
 def check(notebook: Path, badges: Path | None, smoke: bool) -> bool:
-    bars = {**BARS[notebook.name], **(SMOKE_BARS if smoke else {})}
     print(f"{notebook.name}:")
     try:
-        checks = check_notebook.check(notebook, **bars)
+        bar = bar_of(notebook, smoke)
+        checks = check_notebook.check(notebook, bar.max_params, bar.max_epochs, bar.min_acc, bar.last)
     except check_notebook.NotebookError as err:
         print(f"  FAIL notebook: {err}")
         return False
@@ -75,11 +77,13 @@ def check(notebook: Path, badges: Path | None, smoke: bool) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m tools.run_notebooks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--out", type=Path, required=True, help="folder for the executed notebooks (. : in place)")
     p.add_argument("--badges", type=Path, default=None, help="write the badge files here")
-    p.add_argument("--smoke", action="store_true", help="1 epoch on 2,048 images per model; accuracy bar dropped")
-    p.add_argument("--notebooks", nargs="+", default=list(BARS), choices=list(BARS))
+    p.add_argument("--smoke", action="store_true", help="a smoke run of each model; accuracy bar dropped")
+    p.add_argument("--notebooks", nargs="+", default=NOTEBOOKS, choices=NOTEBOOKS)
     p.add_argument("--timeout", type=int, default=3600, help="seconds a cell may run")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -1,13 +1,13 @@
 """Training and evaluation speed: the classic course pipeline against ours, on the same models.
 
-    python benchmark.py             # writes results/benchmark.json and prints the table
-    python benchmark.py --quick     # seconds-long, for the tests
-    python benchmark.py --profile   # the top operators of each pipeline (torch.profiler)
+    python -m tools.benchmark             # writes results/benchmark.json and prints the table
+    python -m tools.benchmark --quick     # seconds-long, for the tests
+    python -m tools.benchmark --profile   # the top operators of each pipeline (torch.profiler)
 
 Classic: torchvision transforms on PIL images one at a time (RandomRotation, ToTensor,
 Normalize), a DataLoader with 2 worker processes, nn.Dropout. Ours: the whole data set as
 tensors in memory, one affine grid per batch for the augmentation, Dropout2d: the code path of
-utils.train. Each measurement runs in its own process, so its peak memory is its own.
+utils.training.train. Each measurement runs in its own process, so its peak memory is its own.
 """
 
 from __future__ import annotations
@@ -28,7 +28,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import model as model_lib
-import utils
+from utils.config import TrainConfig
+from utils.data import MNIST_MEAN, MNIST_STD, default_device, ensure_mnist, load_mnist, make_split
+from utils.paths import DEFAULT_DATA_DIR, DEFAULT_RESULTS_DIR, REPO, write_atomic
+from utils.runs import cpu_name
+from utils.training import evaluate, make_optimizer, train_epoch
 
 MODELS = ("Model_6", "S6_Model")
 
@@ -54,9 +58,9 @@ def classic_worker(name: str, batch_size: int, warmup: int, batches: int, profil
     from torch.utils.data import DataLoader
     from torchvision import datasets, transforms
 
-    root = utils.DEFAULT_DATA_DIR
-    utils.ensure_mnist(root, log=lambda s: None)
-    normalize = transforms.Normalize((utils.MNIST_MEAN,), (utils.MNIST_STD,))
+    root = DEFAULT_DATA_DIR
+    ensure_mnist(root, log=lambda s: None)
+    normalize = transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))
     train_tf = transforms.Compose([transforms.RandomRotation((-7.0, 7.0), fill=(0,)), transforms.ToTensor(), normalize])
     train_set = datasets.MNIST(root, train=True, download=False, transform=train_tf)
     test_set = datasets.MNIST(
@@ -99,28 +103,28 @@ def classic_worker(name: str, batch_size: int, warmup: int, batches: int, profil
 
 
 def ours_worker(name: str, batch_size: int, warmup: int, batches: int, profile: bool) -> dict:
-    data = utils.load_mnist(log=lambda s: None)
-    device = utils.default_device()
-    cfg = utils.TrainConfig.for_model(name, batch_size=batch_size)
+    data = load_mnist(log=lambda s: None)
+    device = default_device()
+    cfg = TrainConfig.for_model(name, batch_size=batch_size)
     torch.manual_seed(0)
     net = model_lib.get_model(name).to(device)
-    opt, sched = utils.make_optimizer(net, cfg, warmup + batches)
+    opt, sched = make_optimizer(net, cfg, warmup + batches)
     gen = torch.Generator().manual_seed(0)
 
     def epoch_on(n_images: int) -> float:
-        split = utils.make_split(data, dataclasses.replace(cfg, train_limit=n_images, eval_limit=1), device)
+        split = make_split(data, dataclasses.replace(cfg, train_limit=n_images, eval_limit=1), device)
         t0 = time.perf_counter()
-        utils.train_epoch(net, split, cfg, opt, sched, gen, 1, [], progress=False)
+        train_epoch(net, split, cfg, opt, sched, gen, 1, [], progress=False)
         return time.perf_counter() - t0
 
     epoch_on(warmup * batch_size)
     prof = start_profiler(profile)
     train_s = epoch_on(batches * batch_size)
     top = stop_profiler(prof)
-    test = utils.make_split(data, cfg, device)
-    utils.evaluate(net, test.eval_x[:1000], test.eval_y[:1000])
+    test = make_split(data, cfg, device)
+    evaluate(net, test.eval_x[:1000], test.eval_y[:1000])
     t0 = time.perf_counter()
-    utils.evaluate(net, test.eval_x, test.eval_y)
+    evaluate(net, test.eval_x, test.eval_y)
     eval_s = time.perf_counter() - t0
     return {
         "train_images_per_s": batches * batch_size / train_s,
@@ -132,18 +136,18 @@ def ours_worker(name: str, batch_size: int, warmup: int, batches: int, profile: 
 
 def epoch_seconds_worker(name: str, sizes: list[int]) -> dict:
     """Seconds of one training epoch (plus evaluating the 10k test images) at each training-set size."""
-    data = utils.load_mnist(log=lambda s: None)
-    device = utils.default_device()
-    cfg = utils.TrainConfig.for_model(name)
+    data = load_mnist(log=lambda s: None)
+    device = default_device()
+    cfg = TrainConfig.for_model(name)
     net = model_lib.get_model(name).to(device)
-    opt, sched = utils.make_optimizer(net, cfg, 10**6)
+    opt, sched = make_optimizer(net, cfg, 10**6)
     gen = torch.Generator().manual_seed(0)
     out = {}
     for n in sizes:
-        split = utils.make_split(data, dataclasses.replace(cfg, train_limit=n), device)
+        split = make_split(data, dataclasses.replace(cfg, train_limit=n), device)
         t0 = time.perf_counter()
-        utils.train_epoch(net, split, cfg, opt, sched, gen, 1, [], progress=False)
-        utils.evaluate(net, split.eval_x, split.eval_y)
+        train_epoch(net, split, cfg, opt, sched, gen, 1, [], progress=False)
+        evaluate(net, split.eval_x, split.eval_y)
         out[str(n)] = round(time.perf_counter() - t0, 2)
     return {"epoch_seconds": out}
 
@@ -171,7 +175,9 @@ WORKERS = {"classic": classic_worker, "ours": ours_worker}
 
 def run_worker(*args: str) -> dict:
     """One measurement in a fresh process; its last stdout line is the JSON answer."""
-    proc = subprocess.run([sys.executable, __file__, "--worker", *args], capture_output=True, text=True, cwd=utils.REPO)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tools.benchmark", "--worker", *args], capture_output=True, text=True, cwd=REPO
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark worker {args} failed:\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -179,12 +185,12 @@ def run_worker(*args: str) -> dict:
 
 def machine() -> dict:
     return {
-        "cpu": utils.cpu_name(),
+        "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "python": platform.python_version(),
-        "device": str(utils.default_device()),
+        "device": str(default_device()),
     }
 
 
@@ -248,10 +254,12 @@ def markdown(bench: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m tools.benchmark", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--quick", action="store_true", help="a few batches only: checks that it works")
     p.add_argument("--profile", action="store_true", help="record the top operators of each pipeline")
-    p.add_argument("--out", type=Path, default=utils.DEFAULT_RESULTS_DIR / "benchmark.json")
+    p.add_argument("--out", type=Path, default=DEFAULT_RESULTS_DIR / "benchmark.json")
     p.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
@@ -263,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(WORKERS[kind](name, bs, warmup, batches, bool(profile))))
         return 0
     bench = run_benchmark(args.quick, args.profile)
-    utils.write_atomic(args.out, (json.dumps(bench, indent=1) + "\n").encode())
+    write_atomic(args.out, (json.dumps(bench, indent=1) + "\n").encode())
     print(markdown(bench))
     for name, pipes in bench["pipelines"].items():
         for pipe, v in pipes.items():

@@ -1,15 +1,15 @@
 """Mutation testing of the code that stands between a wrong number and the README, with mutmut.
 
-    python mutate.py                 # mutate the functions in SCOPE, run their tests, print the counts per file
-    python mutate.py --counts        # the counts of the last run, without running anything
-    python mutate.py --files tests/check_notebook.py report.py   # some of the files in scope only
-    python mutate.py --max-children 2
+    python -m tools.mutate                 # mutate the functions in SCOPE, run their tests, print the counts
+    python -m tools.mutate --counts        # the counts of the last run, without running anything
+    python -m tools.mutate --files tools/check_notebook.py utils/runs.py   # some of the files in scope only
+    python -m tools.mutate --max-children 2
 
 mutmut changes one small thing at a time in the functions below (an operator, a constant, a condition)
 and runs the tests that reach that function: a mutant that no test notices has *survived*. A survivor is
 either a missing test, or a change that behaves exactly as the original (an *equivalent* mutant): those
-are listed in mutation-equivalents.txt, one per line, with the reason. The exit status is 1 when a
-survivor is not listed there. The counts go to results/mutation.json, which report.py puts in the README
+are listed in tools/mutation-equivalents.txt, one per line, with the reason. The exit status is 1 when a
+survivor is not listed there. The counts go to results/mutation.json, which the report shows
 ("mutation score" = killed / (tested - listed as equivalent)). The settings (files, tests) are in
 pyproject.toml's [tool.mutmut].
 It takes a while (minutes per file): it is not part of the default test run.
@@ -26,43 +26,55 @@ from collections import Counter
 from importlib.metadata import version
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent
-EQUIVALENTS = REPO / "mutation-equivalents.txt"
-RECORD = REPO / "results" / "mutation.json"  # the counts of the last run, for the README (report.py)
+REPO = Path(__file__).resolve().parent.parent
+EQUIVALENTS = Path(__file__).with_name("mutation-equivalents.txt")
+RECORD = REPO / "results" / "mutation.json"  # the counts of the last run, for the README (tools/report)
 NOT_RUN = "not checked"  # mutmut's state of a mutant that no run has tested yet (an interrupted run)
+
+
+def functions(path: str, *names: str) -> list[str]:
+    """mutmut's names of the mutants of these functions ("Class.method" for a method) of the file at ``path``."""
+    module = path.removesuffix(".py").replace("/", ".")
+    return [
+        f"{module}.xǁ{name.replace('.', 'ǁ')}__mutmut_*" if "." in name else f"{module}.x_{name}__mutmut_*"
+        for name in names
+    ]
+
 
 # file -> the mutmut names of its functions in scope (glob patterns)
 SCOPE: dict[str, list[str]] = {
     # the notebook checker: all of it
-    "tests/check_notebook.py": ["tests.check_notebook.*"],
-    # report.py's check path: README blocks replaced in place, figures compared by what they draw
-    "report.py": [f"report.x_{name}__mutmut_*" for name in ("check", "render_readme", "fingerprint")],
-    # utils.py: data verification, the splits, seeding, the bar, results files and weights
-    "utils.py": [
-        f"utils.x_{name}__mutmut_*"
-        for name in (
-            "file_md5",
-            "write_atomic",
-            "install_verified",
-            "unverified_files",
-            "idx_bytes",
-            "raw_files_from_mnist_pickle",
-            "ensure_mnist",
-            "read_idx",
-            "validation_split",
-            "make_split",
-            "seed_everything",
-            "meets_bar",
-            "result_path",
-            "save_result",
-            "load_result",
-            "load_results",
-            "weights_path",
-            "save_weights",
-            "load_weights",
-        )
-    ]
-    + ["utils.xǁ_NumpyOnlyUnpicklerǁfind_class__mutmut_*"],
+    "tools/check_notebook.py": ["tools.check_notebook.*"],
+    # the report's check path: blocks replaced in place, figures compared by what they draw
+    "tools/report/documents.py": functions("tools/report/documents.py", "check", "render_readme"),
+    "tools/report/figures.py": functions("tools/report/figures.py", "fingerprint"),
+    # utils: data verification, the splits, seeding, the bar, results files and weights
+    "utils/paths.py": functions("utils/paths.py", "write_atomic"),
+    "utils/data.py": functions(
+        "utils/data.py",
+        "file_md5",
+        "install_verified",
+        "unverified_files",
+        "idx_bytes",
+        "raw_files_from_mnist_pickle",
+        "ensure_mnist",
+        "read_idx",
+        "validation_split",
+        "make_split",
+        "_NumpyOnlyUnpickler.find_class",
+    ),
+    "utils/training.py": functions("utils/training.py", "seed_everything"),
+    "utils/runs.py": functions(
+        "utils/runs.py",
+        "meets_bar",
+        "result_path",
+        "save_result",
+        "load_result",
+        "load_results",
+        "weights_path",
+        "save_weights",
+        "load_weights",
+    ),
 }
 
 
@@ -166,7 +178,7 @@ COLUMNS = ("mutants tested", "killed", "not killed", "listed as equivalent", "ki
 
 def markdown(rec: dict) -> str:
     lines = [
-        f"`python mutate.py` with mutmut {rec['mutmut']}; each file's run began at the commit named (a function"
+        f"`python -m tools.mutate` with mutmut {rec['mutmut']}; each file's run began at the commit named (a function"
         " changed since was mutated and tested again as it is now).\n",
         "| file | commit | " + " | ".join(COLUMNS) + " |",
         "|---" * (len(COLUMNS) + 2) + "|",
@@ -186,7 +198,9 @@ def markdown(rec: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m tools.mutate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--counts", action="store_true", help="only print the counts of the last run")
     p.add_argument("--max-children", type=int, default=2, help="mutants tested at a time (default: 2)")
     p.add_argument("--files", nargs="+", choices=list(SCOPE), default=list(SCOPE), help="these files in scope only")
@@ -194,17 +208,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         listed = equivalents()
     except ValueError as err:
-        print(f"mutate.py: error: {err}", file=sys.stderr)
+        print(f"tools.mutate: error: {err}", file=sys.stderr)
         return 2
     if not args.counts:
         patterns = [pattern for path in args.files for pattern in SCOPE[path]]
         run = mutmut("run", "--max-children", str(args.max_children), *patterns)
         if run.returncode != 0:
-            print(f"mutate.py: error: mutmut run exited {run.returncode}", file=sys.stderr)
+            print(f"tools.mutate: error: mutmut run exited {run.returncode}", file=sys.stderr)
             return 1
     found = statuses()
     if not found:
-        print("mutate.py: error: no mutants on record: run python mutate.py first", file=sys.stderr)
+        print("tools.mutate: error: no mutants on record: run python -m tools.mutate first", file=sys.stderr)
         return 2
     rows, unexplained = counts(found, listed)
     previous = json.loads(RECORD.read_text()) if RECORD.exists() else None

@@ -1,0 +1,5 @@
+import sys
+
+from tools.report.documents import main
+
+sys.exit(main())

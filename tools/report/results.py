@@ -1,0 +1,37 @@
+"""The results a report is made from: every reference run in a results folder by model, seed first, and every
+validation run in its ``val`` subfolder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from utils.data import load_mnist
+from utils.paths import DEFAULT_RESULTS_DIR
+from utils.runs import load_results, result_path, weights_path
+
+FIGURES = DEFAULT_RESULTS_DIR / "figures"
+
+
+class Report:
+    """Everything the README and the documents show is computed from one of these."""
+
+    def __init__(self, results_dir: Path = DEFAULT_RESULTS_DIR, figures: Path = FIGURES):
+        self.results_dir = Path(results_dir)
+        self.figures = Path(figures)
+        self.runs = {}
+        for r in load_results(self.results_dir):
+            self.runs.setdefault(r.model, []).append(r)
+        for runs in self.runs.values():
+            runs.sort(key=lambda r: r.config["seed"])
+        self.selection = load_results(self.results_dir / "val")
+        self.drawn = None  # the figures, drawn once (figures.drawn_figures)
+
+    def seed1(self, name: str):
+        return self.runs[name][0]
+
+    def has_weights(self, name: str) -> bool:
+        return weights_path(result_path(self.results_dir, f"{name}-seed1")).exists()
+
+    def test_set(self) -> tuple:
+        data = load_mnist(log=lambda s: None)
+        return data.test_images, data.test_labels

@@ -1,0 +1,143 @@
+"""What defines a run and what a run produced: ``TrainConfig``, ``EpochRecord`` and ``Result``. The training loop,
+the results files and the report all speak in these, so they sit below every other module of ``utils``."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import torch.nn as nn
+
+import model as model_lib
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a run. ``TrainConfig.for_model(name)`` starts from the model's recipe."""
+
+    model: str = "Model_6"
+    epochs: int = 15
+    batch_size: int = 128
+    optimizer: str = "sgd"  # sgd | adam
+    lr: float = 0.02  # the constant rate, or the peak of the one-cycle schedule
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    schedule: str = "constant"  # constant | onecycle
+    warmup: float = 0.25  # one-cycle: fraction of the steps spent ramping up
+    hold: int = 0  # one-cycle: the last ``hold`` epochs stay at the final rate (the cycle spans the ones before)
+    rotate: float = 0.0  # degrees
+    scale: float = 0.0  # fraction
+    translate: float = 0.0  # pixels
+    clean: int = 0  # the last ``clean`` epochs train on the images as they are, without augmentation
+    seed: int = 1
+    eval_split: str = "test"  # test: train on all 60k | val: train on 50k, evaluate the held-out 10k
+    val_size: int = 10000
+    train_limit: int = 0  # > 0: train on this many images only (smoke runs)
+    eval_limit: int = 0  # > 0: evaluate this many images only (smoke runs)
+    tag: str = ""  # distinguishes runs of one model with other hyperparameters
+    layers: str = ""  # non-empty: train this stack (model.TinyNet tokens) instead of the model's own
+    dropout: float = -1.0  # with ``layers``: the Dropout2d rate of its "D" tokens (-1: the model's own)
+    activation: str = ""  # with ``layers``: the activation of its convolutions ("": the model's own)
+    label_smoothing: float = 0.0
+    ema: float = 0.0  # > 0: evaluate an exponential moving average of the weights with this decay
+    bn_batches: int = 0  # > 0: before each evaluation, BatchNorm's statistics from this many un-augmented batches
+    teacher: str = ""  # distillation: a results file (relative to the repository) whose trained weights teach
+    distill: float = 0.0  # weight of the teacher's soft targets in the loss (0: off)
+    distill_temperature: float = 4.0
+
+    @classmethod
+    def for_model(cls, model: str, **overrides) -> TrainConfig:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(overrides) - fields
+        if unknown:
+            raise ValueError(f"unknown TrainConfig field(s): {', '.join(sorted(unknown))}")
+        fields = {"model": model, **model_lib.get_recipe(model), **overrides}
+        epochs = fields.get("epochs", cls.epochs)
+        if "hold" not in overrides and fields.get("hold", 0) >= epochs > 0:
+            fields["hold"] = epochs - 1  # a shorter run (smoke, dry run) of a held recipe keeps one epoch of cycle
+        cfg = cls(**fields)
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        model_lib.get_model(self.model)  # raises for an unknown name
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.optimizer not in ("sgd", "adam"):
+            raise ValueError(f"optimizer must be sgd or adam, got {self.optimizer!r}")
+        if self.schedule not in ("constant", "onecycle"):
+            raise ValueError(f"schedule must be constant or onecycle, got {self.schedule!r}")
+        if not 0 <= self.clean <= self.epochs:
+            raise ValueError(f"clean must be in [0, epochs], got {self.clean}")
+        if not 0 <= self.hold < self.epochs or (self.hold and self.schedule != "onecycle"):
+            raise ValueError(f"hold must be in [0, epochs) and needs the one-cycle schedule, got {self.hold}")
+        if self.eval_split not in ("test", "val"):
+            raise ValueError(f"eval_split must be test or val, got {self.eval_split!r}")
+        if self.train_limit < 0 or self.eval_limit < 0:
+            raise ValueError("train_limit and eval_limit must be >= 0")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"ema must be in [0, 1), got {self.ema}")
+        if self.bn_batches < 0:
+            raise ValueError(f"bn_batches must be >= 0, got {self.bn_batches}")
+        if self.activation and not self.layers:
+            raise ValueError("activation changes a stack given in layers; a registered model has its own")
+        if self.layers:
+            self.build()  # a malformed stack or an unknown activation fails here, before any data is read
+        if bool(self.teacher) != (self.distill > 0):
+            raise ValueError("distillation needs both a teacher and a distill weight > 0")
+        if not 0 <= self.distill <= 1 or self.distill_temperature <= 0:
+            raise ValueError("distill must be in [0, 1] and distill_temperature > 0")
+
+    def build(self) -> nn.Module:
+        """The network this configuration trains: the registered model, or the stack in ``layers``."""
+        if not self.layers:
+            return model_lib.get_model(self.model)
+        own = model_lib.get_model(self.model)
+        dropout = self.dropout if self.dropout >= 0 else own.dropout
+        return model_lib.build_layers(self.layers, dropout, self.activation or own.act)
+
+    @property
+    def run_name(self) -> str:
+        tag = f"-{self.tag}" if self.tag else ""
+        return f"{self.model}{tag}-seed{self.seed}"
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    lr: float  # at the end of the epoch
+    train_loss: float
+    train_acc: float
+    eval_loss: float
+    eval_acc: float
+    seconds: float
+
+
+@dataclass
+class Result:
+    """What a run produced; saved as JSON and read back by the report."""
+
+    name: str
+    model: str
+    params: int
+    config: dict
+    eval_split: str
+    history: list[EpochRecord]
+    per_class_accuracy: list[float]
+    confusion_matrix: list[list[int]]
+    misclassified: list[list[int]]  # [index in the evaluated set, true label, predicted label]
+    lr_trace: list[float]  # per step, for the schedule plot
+    wall_time_s: float
+    environment: dict = field(default_factory=dict)
+
+    def accuracies(self) -> list[float]:
+        return [r.eval_acc for r in self.history]
+
+    def last(self, n: int = 3) -> list[float]:
+        return self.accuracies()[-n:]

@@ -24,12 +24,30 @@ def test_quick_benchmark_writes_its_file(tmp_path, mnist):
     assert proc.returncode == 0, proc.stderr[-2000:]
     bench = json.loads(out.read_text())
     assert set(bench["machine"]) >= {"cpu", "cores", "torch", "threads"}
-    pipes = bench["pipelines"]["Model_6"]
+    pipes = bench["pipelines"][benchmark.MODELS[0]]
     for pipe in ("classic", "ours"):
         assert pipes[pipe]["train_images_per_s"] > 0 and pipes[pipe]["eval_images_per_s"] > 0
         assert pipes[pipe]["peak_rss_mb"] > 0
-    assert bench["batch_sizes"] and bench["epoch_seconds"]
-    assert "| Model_6 | classic |" in benchmark.markdown(bench)
+    assert bench["batch_sizes"]
+    assert f"| {benchmark.MODELS[0]} | classic |" in benchmark.markdown(bench)
+
+
+def test_the_epoch_table_gives_the_share_of_the_batchnorm_re_estimate():
+    bench = {
+        "machine": {"cpu": "cpu", "cores": 2, "threads": 2, "torch": "2", "device": "cpu"},
+        "batch_size": 128,
+        "warmup_batches": 1,
+        "timed_batches": 1,
+        "pipelines": {"A": {"classic": {k: 1.0 for k in ("train_images_per_s", "eval_images_per_s", "peak_rss_mb")}}},
+        "batch_sizes": {"128": 5},
+        "epoch_parts": {
+            "A": {"bn_batches": 300, "train_s": 12.0, "bn_s": 2.0, "eval_s": 6.0},
+            "B": {"bn_batches": 0, "train_s": 9.0, "bn_s": 0.0, "eval_s": 1.0},
+        },
+    }
+    table = benchmark.markdown(bench)
+    assert "| A | 12.0 | 2.0 (300 batches) | 6.0 | 10% |" in table
+    assert "| B | 9.0 | - | 1.0 | 0% |" in table
 
 
 def test_classic_model_swaps_in_plain_dropout():

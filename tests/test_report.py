@@ -1,8 +1,25 @@
 """The README and the figures are what results/ gives, and every figure is linked."""
 
+import re
+import shutil
+
+import pytest
+
+import model as model_lib
 from tools import report
 from tools.report import claims, search_tables
+from tools.report.documents import DOCUMENTS
 from tools.report.figures import FINGERPRINTS
+from utils import course
+from utils.paths import REPO
+
+
+def copy_documents(root):
+    """The committed README and docs/ under ``root``, as the check reads them."""
+    for doc in DOCUMENTS:
+        (root / doc).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / doc, root / doc)
+    return root
 
 
 def test_readme_and_figures_agree_with_results():
@@ -33,11 +50,9 @@ def test_figures_are_compared_by_what_they_draw_whatever_draws_them(tmp_path):
     """Pixels are compared only with the matplotlib that drew the committed figures; what a figure shows, always.
     A figure that is missing, unlinked or without a recorded fingerprint is reported."""
     import json
-    import shutil
 
     rep = report.Report()
-    readme, figures = tmp_path / "README.md", tmp_path / "figures"
-    readme.write_text(report.render_readme(report.README.read_text(), report.blocks(rep)))
+    root, figures = copy_documents(tmp_path), tmp_path / "figures"
     shutil.copytree(report.FIGURES, figures)
     prints = figures / FINGERPRINTS
     record = json.loads(prints.read_text())
@@ -45,18 +60,32 @@ def test_figures_are_compared_by_what_they_draw_whatever_draws_them(tmp_path):
     (figures / victim).write_bytes((figures / victim).read_bytes()[:-100])
     record["matplotlib"] = "0.0"  # drawn by another version: the pixels may differ, the drawing may not
     prints.write_text(json.dumps(record))
-    assert report.check(rep, readme, figures) == []
+    assert report.check(rep, root, figures) == []
     record["figures"][victim] = "0" * 64
     prints.write_text(json.dumps(record))
-    assert report.check(rep, readme, figures) == [f"results/figures/{victim} differs from what results/ gives"]
+    assert report.check(rep, root, figures) == [f"results/figures/{victim} differs from what results/ gives"]
     prints.unlink()
-    assert len(report.check(rep, readme, figures)) == len(report.drawn_figures(rep))
+    assert len(report.check(rep, root, figures)) == len(report.drawn_figures(rep))
     shutil.copy(report.FIGURES / FINGERPRINTS, prints)
     (figures / victim).unlink()
-    assert report.check(rep, readme, figures) == [f"results/figures/{victim} differs from what results/ gives"]
+    assert report.check(rep, root, figures) == [f"results/figures/{victim} differs from what results/ gives"]
     shutil.copy(report.FIGURES / victim, figures / victim)
-    readme.write_text(readme.read_text().replace(f"(results/figures/{victim})", "(elsewhere.png)"))
-    assert f"README.md does not link {victim}" in report.check(rep, readme, figures)
+    for doc in DOCUMENTS:
+        (root / doc).write_text((root / doc).read_text().replace(f"results/figures/{victim})", "elsewhere.png)"))
+    assert f"no document links {victim}" in report.check(rep, root, figures)
+
+
+@pytest.mark.parametrize("doc", DOCUMENTS)
+def test_a_number_changed_in_a_generated_block_of_any_document_is_caught(tmp_path, doc):
+    rep = report.Report()
+    root = copy_documents(tmp_path)
+    text = (root / doc).read_text()
+    start = text.index("<!-- generated:")
+    number = next(m for m in re.finditer(r"\d+\.\d+", text) if m.start() > start)
+    assert number.start() < text.index("<!-- /generated:", start), f"{doc}: its first block holds no number"
+    (root / doc).write_text(text[: number.start()] + str(float(number.group()) + 1) + text[number.end() :])
+    differs = f"{doc} differs from what results/ gives: run python -m tools.report"
+    assert report.check(rep, root) == [differs]
 
 
 def test_a_changed_number_is_caught(tmp_path, monkeypatch):
@@ -81,17 +110,15 @@ def test_stale_evidence_a_results_config_that_the_code_would_not_make_again_fail
 
 
 def test_check_reports_a_tampered_readme_and_a_tampered_figure(tmp_path):
-    import shutil
-
     rep = report.Report()
-    readme = tmp_path / "README.md"
+    root = copy_documents(tmp_path)
+    readme = root / "README.md"
     figures = tmp_path / "figures"
-    shutil.copy(report.README, readme)
     shutil.copytree(report.FIGURES, figures)
-    assert report.check(rep, readme, figures) == []
+    assert report.check(rep, root, figures) == []
     text = readme.read_text()
     readme.write_text(text.replace("| 99.", "| 98.", 1))
-    assert report.check(rep, readme, figures) == [
+    assert report.check(rep, root, figures) == [
         "README.md differs from what results/ gives: run python -m tools.report"
     ]
     readme.write_text(text)
@@ -106,12 +133,12 @@ def test_check_reports_a_tampered_readme_and_a_tampered_figure(tmp_path):
 
     same_drawing = json.loads((figures / FINGERPRINTS).read_text())["matplotlib"] == matplotlib.__version__
     differs = [f"results/figures/{victim.name} differs from what results/ gives"]
-    assert report.check(rep, readme, figures) == (differs if same_drawing else [])
+    assert report.check(rep, root, figures) == (differs if same_drawing else [])
     victim.unlink()
-    assert report.check(rep, readme, figures) == differs  # a missing figure, whatever draws them
+    assert report.check(rep, root, figures) == differs  # a missing figure, whatever draws them
     victim.write_bytes(original)
     (figures / "Model_0_curves.png").write_bytes(original)  # a figure that nothing makes any more
-    assert report.check(rep, readme, figures) == ["results/figures/Model_0_curves.png is no longer made by the report"]
+    assert report.check(rep, root, figures) == ["results/figures/Model_0_curves.png is no longer made by the report"]
 
 
 def val_run(folder, tag, accuracies, seed=1, **changes):
@@ -156,7 +183,7 @@ def test_a_final_models_block_names_the_seeds_it_shows():
     import utils
 
     seeds = sorted(r.config["seed"] for r in utils.load_results(model=model_lib.S7_FINAL))
-    block = claims.final(report.Report(), model_lib.S7_FINAL)
+    block = claims.final(report.Report(), model_lib.S7_FINAL, "Session 7")
     assert f"--seeds {' '.join(map(str, seeds))} --out results`" in block
 
 
@@ -166,5 +193,52 @@ def test_one_model_that_meets_both_session_7_bars_has_its_section_once(monkeypat
     rep = report.Report()
     monkeypatch.setattr(model_lib, "S7_FINAL", model_lib.S7_SMALLEST)
     blocks = report.blocks(rep)
-    assert blocks["s7-final"] == claims.final(rep, model_lib.S7_SMALLEST)
-    assert "Every seed" not in blocks["s7-smallest"] and f"`{model_lib.S7_SMALLEST}`" in blocks["s7-smallest"]
+    assert blocks["s7-final"] == claims.final_summary(rep, model_lib.S7_SMALLEST, course.S7)
+    for key in ("s7-smallest", "s7-smallest-details"):
+        assert "| seed |" not in blocks[key] and "Every seed" not in blocks[key]
+        assert f"`{model_lib.S7_SMALLEST}`" in blocks[key]
+
+
+def fake_run(seed: int, last: tuple, machine: str = "cpu A", threads: int = 2):
+    from utils.config import EpochRecord, Result
+
+    history = [EpochRecord(i + 1, 0.01, 0.1, 99.0, 0.02, a, 1.0) for i, a in enumerate((98.0,) * 12 + last)]
+    env = {"device": machine, "threads": threads, "git_commit": "abc"}
+    return Result(f"M-seed{seed}", "M", 1000, {"seed": seed}, "test", history, [], [], [], [], 1.0, env)
+
+
+def test_floor_statistics_and_the_share_of_fresh_draws_that_hold():
+    bar = course.S7
+    runs = [fake_run(1, (99.5, 99.45, 99.5)), fake_run(2, (99.41, 99.5, 99.5)), fake_run(3, (99.35, 99.6, 99.6))]
+    assert [claims.floor(r, bar) for r in runs] == [99.45, 99.41, 99.35]
+    mean, std, fresh = claims.floor_stats(runs, bar)
+    assert mean == pytest.approx(99.40333, abs=1e-4) and std == pytest.approx(0.05033, abs=1e-4)
+    # a normal fit with that mean and std: P(floor >= 99.395), with the continuity correction of 0.005
+    assert fresh == pytest.approx(0.5659, abs=1e-3)
+    assert claims.share(fresh) == "56.6%" and claims.share(0.9999) == "more than 99.9%"
+    assert claims.share(0.0001) == "less than 0.1%"
+    assert claims.sampling_error(99.45) == pytest.approx(0.0740, abs=1e-3)  # 7 images of 10,000
+    assert claims.floor_stats(runs[:1], bar)[2] == 1.0  # one seed above the bar: no spread to fit
+
+
+def test_the_seed_table_names_every_seed_and_where_it_ran():
+    runs = [fake_run(1, (99.5,) * 3), fake_run(2, (99.3,) * 3), fake_run(3, (99.5,) * 3, "cpu B", 1)]
+    rep = report.Report.__new__(report.Report)
+    rep.runs = {"M": runs}
+    text = claims.robustness(rep, "M", course.S7)
+    assert "| floor (%) | 99.50 | 99.30 | 99.50 |" in text and "| holds | yes | **no** | yes |" in text
+    assert "2 of 3 seeds hold" in text
+    assert "Seeds 1-2 on cpu A (2 threads), 3 on cpu B (1 thread)." in text
+
+
+def test_a_model_sent_to_the_test_set_beat_its_incumbent_on_five_validation_seeds():
+    """The rule since Model_15: a configuration goes to the test set only once its mean floor on the validation
+    split, over 5 seeds, is above the incumbent's."""
+    rep = report.Report()
+    ruled = [n for n in model_lib.list_models() if model_lib.get_test_record(n).beats and n in rep.runs]
+    assert ruled, "no model on the test set names the incumbent it beat"
+    for name in ruled:
+        mine = claims.validation_floor(rep, name)
+        theirs = claims.validation_floor(rep, model_lib.get_test_record(name).beats)
+        assert mine and theirs and len(mine[1]) >= 5 and len(theirs[1]) >= 5, name
+        assert mine[0] > theirs[0], (name, mine, theirs)

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from pathlib import Path
 
 from tools import check_notebook
 from utils.course import BARS, SMOKE, Bar
+from utils.data import default_device
 from utils.paths import REPO
+from utils.runs import cpu_name
 
 NOTEBOOKS = [f"{name}.ipynb" for name in BARS]
 
@@ -48,16 +51,18 @@ def execute(notebook: str, out: Path, smoke: bool, timeout: int) -> None:
         progress_bar=False,
         log_output=False,
     )
-    without_injected_parameters(out / notebook)
+    finish(out / notebook)
 
 
-def without_injected_parameters(path: Path) -> None:
+def finish(path: Path) -> None:
     """Drop the cell papermill injects: run again in Jupyter, the notebook must use its own parameters
-    (a user's runs go to runs/), not the ones it was executed with (papermill's metadata keeps those)."""
+    (a user's runs go to runs/), not the ones it was executed with (papermill's metadata keeps those).
+    Record the machine it ran on beside papermill's duration: the README's Colab section reports both."""
     import nbformat
 
     nb = nbformat.read(str(path), as_version=4)
     nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    nb.metadata["execution"] = {"machine": cpu_name(), "cores": os.cpu_count(), "device": str(default_device())}
     nbformat.write(nb, str(path))
 
 

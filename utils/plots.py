@@ -16,7 +16,6 @@ from utils.config import Result
 from utils.course import S7
 from utils.data import normalize
 from utils.inspection import class_activation_maps, last_feature_layer
-from utils.runs import last_epochs_stats
 
 
 def new_figure(ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (6, 4)):
@@ -30,10 +29,21 @@ def new_figure(ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (6, 4
     return fig, axes
 
 
+def run_colours(n: int) -> list:
+    """``n`` colours that tell runs apart: matplotlib's ten, or evenly spaced ones of a colour map for more."""
+    import matplotlib
+
+    if n <= 10:
+        return [matplotlib.colormaps["tab10"](i) for i in range(n)]
+    return [matplotlib.colormaps["viridis"](i / (n - 1)) for i in range(n)]
+
+
 def plot_curves(results: Iterable[Result], title: str = ""):
     """Train and evaluation loss and accuracy per epoch, one line per run."""
+    results = list(results)
     fig, ax = new_figure(2, 2, (6, 3.6))
-    for r in results:
+    colours = run_colours(len(results))
+    for r, colour in zip(results, colours, strict=True):
         epochs = [h.epoch for h in r.history]
         ev = "test" if r.eval_split == "test" else "validation"
         for (i, j), key, label in (
@@ -42,7 +52,7 @@ def plot_curves(results: Iterable[Result], title: str = ""):
             ((1, 0), "train_acc", "train accuracy (%)"),
             ((1, 1), "eval_acc", f"{ev} accuracy (%)"),
         ):
-            ax[i][j].plot(epochs, [getattr(h, key) for h in r.history], marker=".", label=r.name)
+            ax[i][j].plot(epochs, [getattr(h, key) for h in r.history], marker=".", label=r.name, color=colour)
             ax[i][j].set_title(label)
             ax[i][j].set_xlabel("epoch")
             ax[i][j].grid(alpha=0.3)
@@ -143,26 +153,50 @@ def plot_confusion(result: Result):
 
 
 def plot_params_vs_accuracy(groups: dict[str, Sequence[Result]], title: str, last: int = 3):
-    """Parameters against last-epochs accuracy, mean and standard deviation over the runs of each model."""
-    fig, ax = new_figure(size=(8, 4.2))
-    same_size: dict[int, int] = {}
-    for name, runs in groups.items():
-        mean, std, _ = last_epochs_stats(runs, last)
-        ax[0][0].errorbar(runs[0].params, mean, yerr=std, fmt="o", capsize=4)
-        k = same_size[runs[0].params] = same_size.get(runs[0].params, -1) + 1  # stagger labels of equal sizes
-        ax[0][0].annotate(
-            f"{name} ({len(runs)} seed{'s' if len(runs) > 1 else ''})",
-            (runs[0].params, mean),
-            fontsize=7,
-            textcoords="offset points",
-            xytext=(8 + 80 * k, 4),
-            arrowprops=dict(arrowstyle="-", lw=0.5, color="grey") if k else None,
-        )
-    ax[0][0].axhline(S7.min_acc, color="grey", ls="--", lw=1)
-    ax[0][0].set_xlabel("parameters")
-    ax[0][0].set_ylabel(f"accuracy, last {last} epochs (%)")
-    ax[0][0].set_title(title)
-    ax[0][0].grid(alpha=0.3)
+    """Which models hold the bar, on how many seeds, with how many parameters: one row per model, fewest parameters
+    at the top; a dot per seed at the lowest of its last ``last`` epochs (the bar holds when the dot is right of
+    the dashed line), a vertical mark at their mean."""
+    names = sorted(groups, key=lambda n: (groups[n][0].params, n))
+    fig, ax = new_figure(size=(7.5, 0.9 + 0.36 * len(names)))
+    a = ax[0][0]
+    for row, name in enumerate(names):
+        floors = [min(r.last(last)) for r in groups[name]]
+        holds = [f >= S7.min_acc for f in floors]
+        a.scatter(floors, [row] * len(floors), s=18, c=["tab:blue" if h else "tab:red" for h in holds], alpha=0.8)
+        a.scatter([sum(floors) / len(floors)], [row], marker="|", s=250, c="black", linewidths=1.5)
+    a.axvline(S7.min_acc, color="grey", ls="--", lw=1)
+    a.set_yticks(range(len(names)))
+    a.set_yticklabels(
+        [f"{n} ({groups[n][0].params:,}; {sum(min(r.last(last)) >= S7.min_acc for r in groups[n])}/{len(groups[n])})"
+         for n in names],
+        fontsize=8,
+    )  # fmt: skip
+    a.invert_yaxis()
+    a.set_xlabel(f"lowest of the last {last} epochs, per seed (%); bar {S7.min_acc:g}% dashed")
+    a.set_title(title, fontsize=10)
+    a.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_steps(results: Sequence[Result], title: str, floor: float = 97.0):
+    """One panel per step, in order: its test accuracy (solid) and its training accuracy on augmented batches
+    (dashed) per epoch, against the bar; the axis starts at ``floor``."""
+    cols = 5
+    rows = math.ceil(len(results) / cols)
+    fig, ax = new_figure(cols, rows, (2.2, 1.9))
+    for a in ax.flat[len(results) :]:
+        a.axis("off")
+    for a, r in zip(ax.flat, results, strict=False):
+        epochs = [h.epoch for h in r.history]
+        a.plot(epochs, [h.eval_acc for h in r.history], color="tab:blue", lw=1.5)
+        a.plot(epochs, [h.train_acc for h in r.history], color="tab:orange", ls="--", lw=1)
+        a.axhline(S7.min_acc, color="grey", ls=":", lw=1)
+        a.set_ylim(floor, 100)
+        a.set_title(f"{r.model} ({r.params:,})", fontsize=8)
+        a.tick_params(labelsize=7)
+        a.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -1,5 +1,5 @@
-"""The blocks that show what the tools measured: predict.py on an example digit, the speed benchmark, and the
-mutation testing."""
+"""The blocks that show what the tools measured: how long the notebooks and the reference runs take, predict.py on
+an example digit, the speed benchmark, and the mutation testing."""
 
 from __future__ import annotations
 
@@ -11,7 +11,66 @@ import predict
 from tools import benchmark, mutate
 from tools.report.figures import EXAMPLE, example_digit, image
 from tools.report.results import Report
+from utils.inspection import markdown_table
+from utils.paths import REPO
 from utils.runs import load_trained
+
+NOTEBOOKS = ("S7.ipynb", "S6.ipynb")
+
+
+def execution(notebook: str) -> dict:
+    """What papermill and tools/run_notebooks.py recorded of a notebook's last execution."""
+    import nbformat
+
+    meta = nbformat.read(REPO / notebook, as_version=4).metadata
+    return {"seconds": meta.get("papermill", {}).get("duration"), **meta.get("execution", {})}
+
+
+def notebooks(rep: Report) -> str:
+    """How long each notebook took when it was executed for this commit, and where."""
+    rows = []
+    for notebook in NOTEBOOKS:
+        done = execution(notebook)
+        trains = model_lib.s7_models() if notebook == "S7.ipynb" else [model_lib.S6_FINAL]
+        rows.append(
+            {
+                "notebook": f"`{notebook}`",
+                "trains (seed 1, 15 epochs each)": f"`{trains[0]}`"
+                + (f" ... `{trains[-1]}`" if len(trains) > 1 else ""),
+                "minutes": f"{done['seconds'] / 60:.0f}" if done["seconds"] else "not recorded",
+                "executed on": f"{done['machine']}, {done['cores']} cores, {done['device']}"
+                if "machine" in done
+                else "not recorded",
+            }
+        )
+    return markdown_table(rows)
+
+
+def hours(runs) -> str:
+    return f"{sum(r.wall_time_s for r in runs) / 3600:.1f}"
+
+
+def submission(rep: Report) -> str:
+    """What regenerating the reference runs costs: the training time on record, by claimed model."""
+    rows, seed1 = [], []
+    for name in dict.fromkeys([model_lib.S7_FINAL, model_lib.S7_SMALLEST, model_lib.S6_FINAL]):
+        runs = rep.runs.get(name, [])
+        if not runs:
+            continue
+        seeds = [r.config["seed"] for r in runs]
+        seed1 += runs[:1]
+        rows.append(
+            {
+                "reference runs": f"`{name}`, seeds {seeds[0]}-{seeds[-1]}",
+                "command": f"`python train.py --model {name} --seeds {' '.join(map(str, seeds))} --out results`",
+                "hours of training on record": hours(runs),
+            }
+        )
+    return (
+        markdown_table(rows)
+        + f"\n\nSeed 1 of each alone took {hours(seed1)} hours. The hours are the runs' own wall times on the "
+        "machines that made them, up to two at a time (`results/*.json`)."
+    )
 
 
 def predict_demo(rep: Report) -> str:
@@ -26,19 +85,12 @@ def predict_demo(rep: Report) -> str:
         [
             f"On [a digit drawn by `tools/report`]({EXAMPLE}), with `{name}` (seed 1):",
             "",
-            "```bash",
-            f".venv/bin/python predict.py {EXAMPLE} --show seen.png",
-            "```",
-            "",
             f"{image('example_digit_seen.png', 'The example digit and what the network sees')}",
             "",
             "```",
+            f"$ .venv/bin/python predict.py {EXAMPLE} --show seen.png",
             text,
-            "```",
-            "",
-            "and with `--json`:",
-            "",
-            "```",
+            f"$ .venv/bin/python predict.py {EXAMPLE} --json",
             as_json,
             "```",
         ]

@@ -27,21 +27,20 @@ def figure_files(rep: Report) -> dict[str, Callable]:
     figs = {}
     steps = [n for n in model_lib.s7_models() if n in rep.runs]
     if steps:
-        figs["s7_steps_curves.png"] = lambda: plots.plot_curves(
-            [rep.seed1(n) for n in steps], "Session 7 steps (seed 1): loss and accuracy per epoch"
+        figs["s7_steps_curves.png"] = lambda: plots.plot_steps(
+            [rep.seed1(n) for n in steps],
+            "Session 7 steps, seed 1: test accuracy (solid) and training accuracy (dashed) per epoch; bar dotted",
         )
         figs["s7_params_vs_accuracy.png"] = lambda: plots.plot_params_vs_accuracy(
             {n: rep.runs[n] for n in steps},
-            "Session 7: parameters against test accuracy\n(last 3 epochs, mean and std over seeds)",
+            "Session 7 models (parameters; seeds that hold): the floor of every test seed",
         )
     for name in (model_lib.S7_FINAL, model_lib.S7_SMALLEST, model_lib.S6_FINAL):
         if name not in rep.runs:
             continue
         runs = rep.runs[name]
         figs[f"{name}_curves.png"] = lambda runs=runs, name=name: plots.plot_curves(runs, f"{name}: every seed")
-        figs[f"{name}_lr.png"] = lambda runs=runs: plots.plot_lr(runs[:1])
         figs[f"{name}_misclassified.png"] = lambda runs=runs: plots.plot_misclassified(runs[0], rep.test_set()[0])
-        figs[f"{name}_per_class.png"] = lambda runs=runs: plots.plot_per_class(runs[0])
         figs[f"{name}_confusion.png"] = lambda runs=runs: plots.plot_confusion(runs[0])
         if rep.has_weights(name):
             figs[f"{name}_cam.png"] = lambda name=name: plots.plot_class_activation_maps(

@@ -14,6 +14,12 @@ from utils import course
 from utils.paths import REPO
 
 
+@pytest.fixture(scope="module")
+def rep():
+    """The committed results, indexed once: its figures are drawn once for every test of this file."""
+    return report.Report()
+
+
 def copy_documents(root):
     """The committed README and docs/ under ``root``, as the check reads them."""
     for doc in DOCUMENTS:
@@ -22,8 +28,8 @@ def copy_documents(root):
     return root
 
 
-def test_readme_and_figures_agree_with_results():
-    assert report.check(report.Report()) == []
+def test_readme_and_figures_agree_with_results(rep):
+    assert report.check(rep) == []
 
 
 def test_every_results_file_is_a_real_run_of_a_registered_model():
@@ -46,12 +52,11 @@ def test_generated_blocks_are_replaced_whole_and_only_when_known():
     assert report.render_readme(out, {"a": "new\na"}) == out  # rendering twice changes nothing
 
 
-def test_figures_are_compared_by_what_they_draw_whatever_draws_them(tmp_path):
+def test_figures_are_compared_by_what_they_draw_whatever_draws_them(rep, tmp_path):
     """Pixels are compared only with the matplotlib that drew the committed figures; what a figure shows, always.
     A figure that is missing, unlinked or without a recorded fingerprint is reported."""
     import json
 
-    rep = report.Report()
     root, figures = copy_documents(tmp_path), tmp_path / "figures"
     shutil.copytree(report.FIGURES, figures)
     prints = figures / FINGERPRINTS
@@ -76,8 +81,7 @@ def test_figures_are_compared_by_what_they_draw_whatever_draws_them(tmp_path):
 
 
 @pytest.mark.parametrize("doc", DOCUMENTS)
-def test_a_number_changed_in_a_generated_block_of_any_document_is_caught(tmp_path, doc):
-    rep = report.Report()
+def test_a_number_changed_in_a_generated_block_of_any_document_is_caught(rep, tmp_path, doc):
     root = copy_documents(tmp_path)
     text = (root / doc).read_text()
     start = text.index("<!-- generated:")
@@ -88,9 +92,9 @@ def test_a_number_changed_in_a_generated_block_of_any_document_is_caught(tmp_pat
     assert report.check(rep, root) == [differs]
 
 
-def test_a_changed_number_is_caught(tmp_path, monkeypatch):
+def test_a_changed_number_is_caught(rep, tmp_path, monkeypatch):
     text = report.README.read_text()
-    blocks = report.blocks(report.Report())
+    blocks = report.blocks(rep)
     tampered = {k: v.replace("99.", "98.", 1) for k, v in blocks.items()}
     assert report.render_readme(text, tampered) != text
 
@@ -109,8 +113,7 @@ def test_stale_evidence_a_results_config_that_the_code_would_not_make_again_fail
             assert r.config.get(key, getattr(defaults, key)) == value, (r.name, key, r.config.get(key), value)
 
 
-def test_check_reports_a_tampered_readme_and_a_tampered_figure(tmp_path):
-    rep = report.Report()
+def test_check_reports_a_tampered_readme_and_a_tampered_figure(rep, tmp_path):
     root = copy_documents(tmp_path)
     readme = root / "README.md"
     figures = tmp_path / "figures"
@@ -178,19 +181,18 @@ def test_the_seed_spread_groups_the_seeds_of_one_stack_and_recipe(tmp_path):
     assert rows == ["| 6 12 M D t6 10 10 11 | hold 2 | 3,434 | 1 3 | 99.20, 99.00 | 99.10 | 0.20 |"]
 
 
-def test_a_final_models_block_names_the_seeds_it_shows():
+def test_a_final_models_block_names_the_seeds_it_shows(rep):
     import model as model_lib
     import utils
 
     seeds = sorted(r.config["seed"] for r in utils.load_results(model=model_lib.S7_FINAL))
-    block = claims.final(report.Report(), model_lib.S7_FINAL, "Session 7")
+    block = claims.final(rep, model_lib.S7_FINAL, "Session 7")
     assert f"--seeds {' '.join(map(str, seeds))} --out results`" in block
 
 
-def test_one_model_that_meets_both_session_7_bars_has_its_section_once(monkeypatch):
+def test_one_model_that_meets_both_session_7_bars_has_its_section_once(rep, monkeypatch):
     import model as model_lib
 
-    rep = report.Report()
     monkeypatch.setattr(model_lib, "S7_FINAL", model_lib.S7_SMALLEST)
     blocks = report.blocks(rep)
     assert blocks["s7-final"] == claims.final_summary(rep, model_lib.S7_SMALLEST, course.S7)
@@ -231,10 +233,9 @@ def test_the_seed_table_names_every_seed_and_where_it_ran():
     assert "Seeds 1-2 on cpu A (2 threads), 3 on cpu B (1 thread)." in text
 
 
-def test_a_model_sent_to_the_test_set_beat_its_incumbent_on_five_validation_seeds():
+def test_a_model_sent_to_the_test_set_beat_its_incumbent_on_five_validation_seeds(rep):
     """The rule since Model_15: a configuration goes to the test set only once its mean floor on the validation
     split, over 5 seeds, is above the incumbent's."""
-    rep = report.Report()
     ruled = [n for n in model_lib.list_models() if model_lib.get_test_record(n).beats and n in rep.runs]
     assert ruled, "no model on the test set names the incumbent it beat"
     for name in ruled:

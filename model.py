@@ -694,6 +694,24 @@ class Model_14(Model_12):
     )
 
 
+@register_model
+class Model_15(Model_14):
+    """Room to spare: Model_14's shape and recipe with the course's budget spent on width, 12 and 24 channels before
+    the pool and four separable layers of 39 after it, in 7,792 parameters, to find a Session 7 model whose every seed
+    clears the bar with a margin.
+
+    One change, the widths of the layers; the recipe is Model_14's (the held rate, BatchNorm's statistics re-estimated
+    before each evaluation). Chosen on the validation split (tools/search.py, grid point sep-24-39+hold2+bn300) among
+    four ways to spend the budget on Model_14's shape and Model_10's stack on Model_14's recipe, and sent to the test
+    set only once its mean floor over five validation seeds was above Model_14's.
+    """
+
+    layers = ("12", "s24", "M", "D", "t12", "s39", "s39", "s39", "s39")
+    evidence = "grid-sep-24-39+hold2+bn300"
+    beats = "Model_14"
+    analysis = ""
+
+
 # ---------------------------------------------------------------------- Session 6
 
 
@@ -716,7 +734,7 @@ class S6_Model(TinyNet):
 
 
 # The models that the notebooks name as final, that CI checks and trains in full, and the README reports.
-S7_FINAL = "Model_14"  # Session 7: fewer than 8,000 parameters
+S7_FINAL = "Model_15"  # Session 7: fewer than 8,000 parameters
 S7_SMALLEST = "Model_14"  # our bar: at most 3,500 parameters
 S6_FINAL = "S6_Model"  # Session 6: fewer than 20,000 parameters
 

@@ -684,13 +684,12 @@ class Model_14(Model_12):
         "on the test set; Model_14's trained weights are Model_12's, whose test results were known."
     )
     analysis = (
-        "The same training as Model_12's, step for step (the same training loss in every epoch of every seed), "
-        "evaluated with re-estimated statistics: the bar holds on all 5 seeds, each of the last 3 epochs at 99.45% "
-        "or more. The mean of the last 3 epochs over 5 seeds stays at 99.47%; what changed is the spread within a "
-        "run. The last 3 epochs of each seed lie within 0.02 of each other, where Model_12's moved by up to 0.08 "
-        "(seed 2: 99.43%, 99.47%, 99.39%; now 99.45%, 99.47%, 99.46%). Seeds 1, 3 and 4 lost 0.01 to 0.03 of "
-        "their mean, seeds 2 and 5 gained 0.03. This is the Session 7 model and the smallest here: 3,352 "
-        "parameters, the first at 3,500 or fewer to hold the bar on every seed, 45% of Model_10's 7,442."
+        "The same training as Model_12's, step for step (the same training loss in every epoch of seeds 1-5), "
+        "evaluated with re-estimated statistics. On seeds 1-5, made when it was chosen, every seed holds the bar, "
+        "the last 3 epochs of each within 0.02 of each other. Seeds 6-10, made later on another CPU, hold on 2 of "
+        "5, with floors of 99.37% to 99.46%. Over 10 seeds 7 hold and the mean floor is 99.43%, three test images "
+        "above the bar. It stays the smallest model here, but its claim rests on a margin smaller than the test "
+        "set's own sampling error."
     )
 
 
@@ -702,8 +701,8 @@ class Model_15(Model_14):
 
     One change, the widths of the layers; the recipe is Model_14's (the held rate, BatchNorm's statistics re-estimated
     before each evaluation). Chosen on the validation split (tools/search.py, grid point sep-24-39+hold2+bn300) among
-    four ways to spend the budget on Model_14's shape and Model_10's stack on Model_14's recipe, and sent to the test
-    set only once its mean floor over five validation seeds was above Model_14's.
+    four ways to spend the budget on Model_14's shape, and Model_10's stack on the same recipe. Over five validation
+    seeds its mean floor is 99.33% against Model_14's 99.18%, above it on every seed.
     """
 
     layers = ("12", "s24", "M", "D", "t12", "s39", "s39", "s39", "s39")

@@ -1,5 +1,5 @@
-"""mutate.py's bookkeeping: which file a mutant belongs to, the equivalents list, the counts (mutmut itself is slow:
-`python mutate.py` runs it, outside the default test run)."""
+"""tools/mutate.py's bookkeeping: which file a mutant belongs to, the equivalents list, the counts (mutmut itself is
+slow: `python -m tools.mutate` runs it, outside the default test run)."""
 
 import json
 

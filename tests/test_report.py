@@ -44,6 +44,37 @@ def test_every_results_file_is_a_real_run_of_a_registered_model():
         assert r.eval_split == "test" and r.config["train_limit"] == 0 and r.config["eval_limit"] == 0
 
 
+def test_a_fingerprint_changes_with_every_kind_of_data_a_figure_shows():
+    """Bars, scattered points, lines, images, the tick labels a plot sets: move any one, and the fingerprint moves."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def draw(bars=(1.0, 2.0), points=((0.5, 1.0),), line=(0.0, 1.0), image=((0.0, 1.0),), labels=("a", "b")):
+        fig, ax = plt.subplots()
+        ax.bar([0, 1], bars)
+        ax.scatter(*zip(*points, strict=True))
+        ax.plot([0, 1], line)
+        ax.imshow(image)
+        ax.set_yticks([0, 1])
+        ax.set_yticklabels(labels)
+        value = report.fingerprint(fig)
+        plt.close(fig)
+        return value
+
+    base = draw()
+    assert draw() == base
+    changed = [
+        draw(bars=(1.0, 2.5)),
+        draw(points=((0.5, 1.5),)),
+        draw(line=(0.0, 2.0)),
+        draw(image=((0.0, 0.5),)),
+        draw(labels=("a", "c")),
+    ]
+    assert all(value != base for value in changed) and len(set(changed)) == len(changed)
+
+
 def test_generated_blocks_are_replaced_whole_and_only_when_known():
     text = "intro\n<!-- generated:a -->\nold a\n<!-- /generated:a -->\n"
     text += "middle\n<!-- generated:b -->\nold b\n<!-- /generated:b -->\n"

@@ -9,7 +9,7 @@ from utils.paths import DEFAULT_RESULTS_DIR, REPO
 
 RECIPE_OF = "Model_7"  # the recipe every candidate starts from (Model_6's, at Model_7's size)
 PARAM_RANGE = (2000, S7_SMALLEST.max_params)  # the candidates: below our Session 7 bar of parameters
-TEACHER_FILE = "S6_Model-teacher-seed1.json"  # search.py teacher: distillation's teacher, in the validation folder
+TEACHER_FILE = "S6_Model-teacher-seed1.json"  # the teacher stage: distillation's teacher, in the validation folder
 
 # name -> layer stack (model.TinyNet tokens). One-pool stacks like Model_7's; two pools; padded;
 # where the 1x1 transition sits; depthwise-separable convolutions in some or all layers.
@@ -190,7 +190,7 @@ RECIPE_CHANGES: dict[str, dict] = {
     # un-augmented training images: the weights and the run are those without it, only the statistics change
     "bn50": dict(bn_batches=50),
     "bn300": dict(bn_batches=300),
-    # Distillation from the Session 6 model trained on the same 50k images (search.py teacher), its soft targets
+    # Distillation from the Session 6 model trained on the same 50k images (the teacher stage), its soft targets
     # weighted 0.9 (the earlier trial weighted them 0.5). A grid point names the committed teacher, dry run or not.
     "kd0.9": dict(distill=0.9, teacher=(DEFAULT_RESULTS_DIR / "val" / TEACHER_FILE).relative_to(REPO).as_posix()),
 }

@@ -99,11 +99,17 @@ def image(file_name: str, alt: str) -> str:
 
 
 def fingerprint(fig) -> str:
-    """A hash of what a figure shows (titles, labels, texts, line data, images, bars), not of its pixels:
-    the same for any matplotlib or font version that draws the same data."""
+    """A hash of what a figure shows (titles, labels, texts, tick labels set by hand, line data, images, bars,
+    scattered points), not of its pixels: the same for any matplotlib or font version that draws the same data."""
+    from matplotlib.ticker import FixedLocator
 
     def arr(values) -> list:
         return np.round(np.asarray(values, dtype=float), 5).tolist()
+
+    def fixed_labels(axis) -> list:  # the labels of ticks a plot places itself; automatic ones vary with the version
+        if not isinstance(axis.get_major_locator(), FixedLocator):
+            return []
+        return [t.get_text() for t in axis.get_majorticklabels()]
 
     parts = [fig.get_suptitle()]
     for ax in fig.axes:
@@ -112,9 +118,11 @@ def fingerprint(fig) -> str:
             ax.get_xlabel(),
             ax.get_ylabel(),
             [t.get_text() for t in ax.texts],
+            fixed_labels(ax.xaxis) + fixed_labels(ax.yaxis),
             [(line.get_label(), arr(line.get_xdata()), arr(line.get_ydata())) for line in ax.get_lines()],
             [arr(im.get_array()) for im in ax.get_images()],
             [arr([p.get_x(), p.get_y(), p.get_width(), p.get_height()]) for p in ax.patches if hasattr(p, "get_width")],
+            [arr(c.get_offsets()) for c in ax.collections],
         ]
     # Every part is a str or a list of floats: anything else is a TypeError here, not a repr with an address in it.
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()

@@ -261,7 +261,7 @@ def test_the_seed_table_names_every_seed_and_where_it_ran():
     text = claims.robustness(rep, "M", course.S7)
     assert "| floor (%) | 99.50 | 99.30 | 99.50 |" in text and "| holds | yes | **no** | yes |" in text
     assert "2 of 3 seeds hold" in text
-    assert "Seeds 1-2 on cpu A (2 threads), 3 on cpu B (1 thread)." in text
+    assert "Where the seeds ran: 1-2 on cpu A (2 threads), 3 on cpu B (1 thread)." in text
 
 
 def test_a_model_sent_to_the_test_set_beat_its_incumbent_on_five_validation_seeds(rep):

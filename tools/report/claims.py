@@ -78,7 +78,7 @@ def targets(rep: Report) -> str:
 
 
 def machines(runs) -> str:
-    """Where the seeds ran, as "seeds 1-5 on X (2 threads), 6-10 on Y (1 thread)"."""
+    """Where the seeds ran, as "1-5 on X (2 threads), 6-10 on Y (1 thread)"."""
     groups: list[tuple[str, list[int]]] = []
     for r in runs:
         env = r.environment
@@ -111,7 +111,7 @@ def robustness(rep: Report, name: str, bar: course.Bar) -> str:
         f"hold. Their floors have mean {mean:.2f}% and standard deviation {std:.3f}. A normal fit "
         f"to them puts a fresh draw at or above the bar with probability {share(fresh)}. The test set's own sampling "
         f"error at {mean:.2f}% is {error:.2f} points (one standard deviation, {error * TEST_IMAGES / 100:.0f} images): "
-        f"the seeds vary the training, not the test images. Seeds {machines(runs)}."
+        f"the seeds vary the training, not the test images. Where the seeds ran: {machines(runs)}."
     )
 
 

@@ -46,13 +46,13 @@ def test_every_results_file_is_a_real_run_of_a_registered_model():
 
 def test_a_fingerprint_changes_with_every_kind_of_data_a_figure_shows():
     """Bars, scattered points, lines, images, the tick labels a plot sets: move any one, and the fingerprint moves."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from utils.plots import new_figure
+
     def draw(bars=(1.0, 2.0), points=((0.5, 1.0),), line=(0.0, 1.0), image=((0.0, 1.0),), labels=("a", "b")):
-        fig, ax = plt.subplots()
+        fig, axes = new_figure()
+        ax = axes[0][0]
         ax.bar([0, 1], bars)
         ax.scatter(*zip(*points, strict=True))
         ax.plot([0, 1], line)

@@ -164,6 +164,9 @@ RECIPE_CHANGES: dict[str, dict] = {
     "drop0.01": dict(dropout=0.01),
     "drop0.02": dict(dropout=0.02),
     "drop0.1": dict(dropout=0.1),
+    # The stacks' own rate written out: such a point trains exactly as its base does, under a name of its own, so
+    # that the base runs again on another machine beside a change, without replacing its runs on record
+    "drop0.05": dict(dropout=0.05),
     "silu": dict(activation="silu"),
     "lr0.05": dict(lr=0.05),
     "lr0.2": dict(lr=0.2),
@@ -297,4 +300,9 @@ GRID = [
     "sep-24-39+hold2+bn300",
     "sep-5x34+hold2+bn300",
     "sep-16-36+hold2+bn300",
+    # The smallest model, robustly: Model_14's stack and recipe with weight decay 1e-4, which the recipe stage pruned
+    # at epoch 5 while it was ahead, run to the end; beside it Model_14's own point under its own name, on the same
+    # machine (another machine's runs are other draws)
+    "sep-all-23+hold2+bn300+wd1e-4",
+    "sep-all-23+hold2+bn300+drop0.05",
 ]

@@ -175,7 +175,7 @@ def test_check_reports_a_tampered_readme_and_a_tampered_figure(rep, tmp_path):
     assert report.check(rep, root, figures) == ["results/figures/Model_0_curves.png is no longer made by the report"]
 
 
-def val_run(folder, tag, accuracies, seed=1, **changes):
+def val_run(folder, tag, accuracies, seed=1, machine="cpu A", **changes):
     """A search run of Model_7's stack on the validation split, written to folder/val, with these accuracies."""
     import dataclasses
 
@@ -185,7 +185,7 @@ def val_run(folder, tag, accuracies, seed=1, **changes):
                                       seed=seed, **changes)  # fmt: skip
     history = [utils.EpochRecord(i + 1, 0.01, 0.1, 99.0, 0.02, a, 1.0) for i, a in enumerate(accuracies)]
     result = utils.Result(cfg.run_name, cfg.model, 3434, dataclasses.asdict(cfg), "val", history, [], [], [], [],
-                          1.0)  # fmt: skip
+                          1.0, {"device": machine})  # fmt: skip
     utils.save_result(result, folder / "val")
 
 
@@ -197,9 +197,31 @@ def test_each_change_is_compared_with_the_run_that_lacks_only_it(tmp_path):
     val_run(tmp_path, "silu-seed2", [99.5] * 15, seed=2, activation="silu")  # no run of seed 2 to compare with
     rows = search_tables.learned(report.Report(tmp_path)).splitlines()[2:]
     assert rows == [
-        "| 6 12 M D t6 10 10 11 | 1 | hold 2 | - | last 3 epochs (mean) | 99.20% | 99.00% | +0.20 |",
-        "| 6 12 M D t6 10 10 11 | 1 | activation silu | hold 2 | last 3 epochs (mean) | 99.30% | 99.20% | +0.10 |",
+        "| 6 12 M D t6 10 10 11 | 1 | hold 2 | - | last 3 epochs (mean) | 99.20% | 99.00% | +0.20 | the same machine |",
+        "| 6 12 M D t6 10 10 11 | 1 | activation silu | hold 2 | last 3 epochs (mean) | 99.30% | 99.20% | +0.10 | "
+        "the same machine |",
     ]
+
+
+def test_a_change_is_compared_with_a_base_made_on_its_own_machine_when_there_is_one(tmp_path):
+    """The same recipe again on another machine is another draw: a change made there is compared with the base made
+    there, and a change whose base ran only elsewhere says where."""
+    val_run(tmp_path, "held", [99.0] * 12 + [99.2] * 3, hold=2)
+    val_run(tmp_path, "rerun-held", [99.0] * 12 + [99.1] * 3, machine="gpu B", hold=2, dropout=0.05)
+    val_run(tmp_path, "held-wd", [99.0] * 12 + [99.15] * 3, machine="gpu B", hold=2, weight_decay=1e-4)
+    val_run(tmp_path, "held-silu", [99.0] * 12 + [99.3] * 3, machine="gpu B", hold=2, activation="silu")
+    rows = search_tables.learned(report.Report(tmp_path)).splitlines()[2:]
+    assert "| weight decay 0.0001 | hold 2 | last 3 epochs (mean) | 99.15% | 99.10% | +0.05 | the same machine |" in (
+        "\n".join(rows)
+    )
+    assert any("| activation silu | hold 2 |" in row and row.endswith("| +0.20 | the same machine |") for row in rows)
+    val_run(tmp_path, "held-silu-c", [99.0] * 12 + [99.3] * 3, machine="cpu C", hold=2, activation="silu")
+    rows = search_tables.learned(report.Report(tmp_path)).splitlines()[2:]
+    assert sum(row.endswith("| the same machine |") for row in rows) == 2
+    elsewhere = [row for row in rows if not row.endswith("| the same machine |")]
+    assert len(elsewhere) == 1 and elsewhere[0].endswith("| +0.10 | cpu A |")  # the first base by name
+    # the held rate against the plain recipe: no plain run anywhere, so no row
+    assert not any("| hold 2 | - |" in row for row in rows)
 
 
 def test_the_seed_spread_groups_the_seeds_of_one_stack_and_recipe(tmp_path):
@@ -208,8 +230,13 @@ def test_the_seed_spread_groups_the_seeds_of_one_stack_and_recipe(tmp_path):
     val_run(tmp_path, "held", [99.0] * 10, seed=2, epochs=10, hold=2)  # another schedule: not a seed of the 15
     val_run(tmp_path, "plain", [99.45] * 15)  # one seed only
     val_run(tmp_path, "held-silu", [99.3] * 15, seed=2, hold=2, activation="silu")  # another recipe
+    val_run(tmp_path, "held-again", [99.4] * 15, seed=1, machine="gpu B", hold=2, dropout=0.05)  # run again elsewhere
+    val_run(tmp_path, "held-again", [99.2] * 15, seed=2, machine="gpu B", hold=2, dropout=0.05)
     rows = search_tables.seed_spread(report.Report(tmp_path)).splitlines()[2:]
-    assert rows == ["| 6 12 M D t6 10 10 11 | hold 2 | 3,434 | 1 3 | 99.20, 99.00 | 99.10 | 0.20 |"]
+    assert rows == [
+        "| 6 12 M D t6 10 10 11 | hold 2 | 3,434 | 1 2 | 99.40, 99.20 | 99.30 | 0.20 | gpu B |",
+        "| 6 12 M D t6 10 10 11 | hold 2 | 3,434 | 1 3 | 99.20, 99.00 | 99.10 | 0.20 | cpu A |",
+    ]
 
 
 def test_a_final_models_block_names_the_seeds_it_shows(rep):

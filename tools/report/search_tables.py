@@ -67,16 +67,22 @@ def calibration(rep: Report) -> str:
     return markdown_table(rows) if rows else "_No model has both a validation and a test run yet._"
 
 
+def machine(r: Result) -> str:
+    return r.environment.get("device", "?")
+
+
 def learned(rep: Report) -> str:
     """What each idea bought on its own: search runs of one stack and seed that differ in one recipe setting from
     a full-schedule run of that stack and seed (the plain recipe, or the same other changes); a pruned run is
-    compared at the epoch where it was stopped."""
+    compared at the epoch where it was stopped. Another machine's run is another draw: a base made on the run's own
+    machine is preferred, and the table says when the base ran elsewhere."""
     search_runs = [r for r in rep.selection if r.config.get("layers")]
-    full = {
-        (r.config.get("layers"), r.config["seed"], frozenset(recipe_changes(r.config))): r
-        for r in search_runs
-        if len(r.history) == r.config["epochs"] == 15
-    }
+    full: dict[tuple, list[Result]] = {}
+    for r in search_runs:
+        if len(r.history) == r.config["epochs"] == 15:
+            full.setdefault((r.config.get("layers"), r.config["seed"], frozenset(recipe_changes(r.config))), []).append(
+                r
+            )
     rows = []
     for r in sorted(search_runs, key=lambda r: r.name):
         changes = recipe_changes(r.config)
@@ -84,23 +90,25 @@ def learned(rep: Report) -> str:
             continue
         for change in changes:
             others = [c for c in changes if c != change]
-            base = full.get((r.config.get("layers"), r.config["seed"], frozenset(others)))
-            if base is not None:
-                rows.append(learned_row(r, base, change, others))
+            bases = full.get((r.config.get("layers"), r.config["seed"], frozenset(others)), [])
+            if bases:
+                same = [b for b in bases if machine(b) == machine(r)]
+                rows.append(learned_row(r, min(same or bases, key=lambda b: b.name), change, others))
     rows.sort(key=lambda row: (row["compared on"] != "last 3 epochs (mean)", -float(row["difference"]), row["seed"]))
     return markdown_table(rows) if rows else "_No one-change runs in results/val yet._"
 
 
 def seed_spread(rep: Report) -> str:
     """Every stack and recipe of the search run to the end on more than one seed: how far its seeds lie apart,
-    which is how large a gap between two one-seed runs must be before it says something."""
+    which is how large a gap between two one-seed runs must be before it says something. A grid point that trains
+    as another one does, under its own name, was run again elsewhere: its seeds make a row of their own."""
     groups: dict[tuple, list[Result]] = {}
     for r in rep.selection:
         c = r.config
         if c.get("layers") and len(r.history) == c["epochs"] == 15:
-            groups.setdefault((c["layers"], ", ".join(recipe_changes(c)) or "-"), []).append(r)
+            groups.setdefault((c["layers"], ", ".join(recipe_changes(c)) or "-", c["tag"]), []).append(r)
     rows = []
-    for (layers, changes), runs in groups.items():
+    for (layers, changes, _), runs in groups.items():
         if len({r.config["seed"] for r in runs}) < 2:
             continue
         runs.sort(key=lambda r: r.config["seed"])
@@ -114,6 +122,7 @@ def seed_spread(rep: Report) -> str:
                 "validation, mean of the last 3 epochs, per seed (%)": ", ".join(f"{m:.2f}" for m in means),
                 "mean over seeds": f"{sum(means) / len(means):.2f}",
                 "spread (max - min)": f"{max(means) - min(means):.2f}",
+                "ran on": ", ".join(sorted({machine(r) for r in runs})),
             }
         )
     rows.sort(key=lambda row: (-float(row["mean over seeds"]), row["stack"]))
@@ -133,6 +142,7 @@ def learned_row(r: Result, base: Result, change: str, others: list[str]) -> dict
         "validation": f"{mean:.2f}%",
         "without the change": f"{base_mean:.2f}%",
         "difference": f"{mean - base_mean:+.2f}",
+        "base made on": "the same machine" if machine(base) == machine(r) else machine(base),
     }
 
 

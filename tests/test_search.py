@@ -60,6 +60,13 @@ def test_budget_stacks_lie_between_model_6_and_the_course_limit():
         assert search.grid_config(f"{name}+hold2", "grid", 15).layers == layers
 
 
+def test_a_dry_run_keeps_a_held_rate_inside_its_shortened_schedule(monkeypatch, tmp_path):
+    monkeypatch.setattr(search, "DRY_RUN", str(tmp_path))
+    held = search.grid_config("sep-all-23+hold2+bn300", "grid", 15)
+    assert (held.epochs, held.hold, held.bn_batches) == (search.DRY_RUN_EPOCHS, search.DRY_RUN_EPOCHS - 1, 300)
+    assert search.grid_config("m7+hold1", "grid", 15).hold == 1  # a hold that fits stays as it is
+
+
 @pytest.mark.parametrize("point", ["nope+wd1e-4", "m7+nope", "m7+"])
 def test_an_unknown_grid_point_is_refused(point):
     with pytest.raises(ValueError, match="unknown"):

@@ -71,6 +71,8 @@ def config(name: str, layers: str, stage: str, epochs: int, seed: int = 1, **rec
     if DRY_RUN:
         recipe.update(train_limit=SMOKE["train_limit"], eval_limit=SMOKE["eval_limit"])
         epochs = min(epochs, DRY_RUN_EPOCHS)
+        if recipe.get("hold", 0) >= epochs:  # the held rate needs a cycle before it: the short schedule keeps one epoch
+            recipe["hold"] = epochs - 1
     return TrainConfig.for_model(
         RECIPE_OF, layers=layers, eval_split="val", epochs=epochs, seed=seed, tag=f"{stage}-{name}", **recipe
     )

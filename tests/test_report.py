@@ -230,11 +230,11 @@ def test_the_seed_spread_groups_the_seeds_of_one_stack_and_recipe(tmp_path):
     val_run(tmp_path, "held", [99.0] * 10, seed=2, epochs=10, hold=2)  # another schedule: not a seed of the 15
     val_run(tmp_path, "plain", [99.45] * 15)  # one seed only
     val_run(tmp_path, "held-silu", [99.3] * 15, seed=2, hold=2, activation="silu")  # another recipe
-    val_run(tmp_path, "held-again", [99.4] * 15, seed=1, machine="gpu B", hold=2, dropout=0.05)  # run again elsewhere
+    val_run(tmp_path, "held-again", [99.5] * 15, seed=1, machine="gpu B", hold=2, dropout=0.05)  # run again elsewhere
     val_run(tmp_path, "held-again", [99.2] * 15, seed=2, machine="gpu B", hold=2, dropout=0.05)
     rows = search_tables.seed_spread(report.Report(tmp_path)).splitlines()[2:]
     assert rows == [
-        "| 6 12 M D t6 10 10 11 | hold 2 | 3,434 | 1 2 | 99.40, 99.20 | 99.30 | 0.20 | gpu B |",
+        "| 6 12 M D t6 10 10 11 | hold 2 | 3,434 | 1 2 | 99.50, 99.20 | 99.35 | 0.30 | gpu B |",
         "| 6 12 M D t6 10 10 11 | hold 2 | 3,434 | 1 3 | 99.20, 99.00 | 99.10 | 0.20 | cpu A |",
     ]
 

@@ -77,12 +77,14 @@ def learned(rep: Report) -> str:
     compared at the epoch where it was stopped. Another machine's run is another draw: a base made on the run's own
     machine is preferred, and the table says when the base ran elsewhere."""
     search_runs = [r for r in rep.selection if r.config.get("layers")]
+
+    def key(r: Result, changes: list[str]) -> tuple:
+        return r.config.get("layers"), r.config["seed"], frozenset(changes)
+
     full: dict[tuple, list[Result]] = {}
     for r in search_runs:
         if len(r.history) == r.config["epochs"] == 15:
-            full.setdefault((r.config.get("layers"), r.config["seed"], frozenset(recipe_changes(r.config))), []).append(
-                r
-            )
+            full.setdefault(key(r, recipe_changes(r.config)), []).append(r)
     rows = []
     for r in sorted(search_runs, key=lambda r: r.name):
         changes = recipe_changes(r.config)
@@ -90,7 +92,7 @@ def learned(rep: Report) -> str:
             continue
         for change in changes:
             others = [c for c in changes if c != change]
-            bases = full.get((r.config.get("layers"), r.config["seed"], frozenset(others)), [])
+            bases = full.get(key(r, others), [])
             if bases:
                 same = [b for b in bases if machine(b) == machine(r)]
                 rows.append(learned_row(r, min(same or bases, key=lambda b: b.name), change, others))

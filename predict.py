@@ -71,7 +71,7 @@ def read_gray(path: Path) -> np.ndarray:
 def gray_of(img) -> np.ndarray:
     """A Pillow image of any mode -> floats in [0, 1], 1 = white."""
     if img.mode in ALPHA_MODES or "transparency" in img.info:
-        return over_white_paper(np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0)
+        return over_white_paper(np.asarray(img.convert("RGBA")))
     if img.mode in ("I", "F") or img.mode.startswith("I;16"):
         return by_value_range(np.asarray(img, dtype=np.float64))
     if img.mode not in ("1", "L", "RGB"):  # CMYK, YCbCr, LAB, HSV, ...: through RGB, as a screen shows them
@@ -82,12 +82,19 @@ def gray_of(img) -> np.ndarray:
 def over_white_paper(rgba: np.ndarray) -> np.ndarray:
     """Transparent pixels are paper. Where the colours carry no ink (white strokes on a transparent canvas, or one
     colour throughout), the opacity is the ink."""
-    gray = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # the weights of Pillow's "L"
-    alpha = rgba[..., 3]
+    gray = luma(rgba[..., :3]).astype(np.float32) / 255.0
+    alpha = rgba[..., 3].astype(np.float32) / 255.0
     composed = gray * alpha + (1.0 - alpha)
     if np.ptp(composed) < INK_CONTRAST <= np.ptp(alpha):
         return 1.0 - alpha
     return composed
+
+
+def luma(rgb: np.ndarray) -> np.ndarray:
+    """8-bit RGB -> 8-bit gray, in the integer arithmetic of Pillow's "L" (ITU-R 601-2 weights in 16-bit fixed
+    point): exact, so that the page's copy of this preparation (demo/prepare.js) gives the same levels."""
+    r, g, b = (rgb[..., c].astype(np.int64) for c in range(3))
+    return (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16
 
 
 def by_value_range(values: np.ndarray) -> np.ndarray:
@@ -117,31 +124,66 @@ def mnist_style(gray: np.ndarray, name: str = "image") -> np.ndarray:
     if len(rows) == 0:
         raise ImageError(f"{name}: no ink found (the image is blank or uniform)")
     crop = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
-    return centre_by_mass(fit_20x20(crop))
+    return centre_by_mass(fit_20x20((crop * 255).astype(np.uint8)))
 
 
 def fit_20x20(crop: np.ndarray) -> np.ndarray:
-    """Scale so that the longer side is 20 pixels, keeping the aspect ratio (antialiased)."""
-    from PIL import Image
-
+    """Scale 8-bit ink so that the longer side is 20 pixels, keeping the aspect ratio (Lanczos, antialiased)."""
     h, w = crop.shape
     scale = 20.0 / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    img = Image.fromarray((crop * 255).astype(np.uint8)).resize(size, Image.Resampling.LANCZOS)
-    return np.asarray(img, dtype=np.float32) / 255.0
+    return resize_lanczos(crop, max(1, round(w * scale)), max(1, round(h * scale)))
 
 
 def centre_by_mass(digit: np.ndarray) -> np.ndarray:
-    """Paste into 28x28 so that the centre of mass of the ink lands where MNIST's digits have theirs."""
+    """Paste 8-bit ink into 28x28 so that its centre of mass lands where MNIST's digits have theirs; floats in [0, 1].
+    The moments are sums of integers, exact in any order."""
     h, w = digit.shape
-    total = digit.sum()
-    cy = (digit.sum(1) * np.arange(h)).sum() / total
-    cx = (digit.sum(0) * np.arange(w)).sum() / total
+    levels = digit.astype(np.int64)
+    total = int(levels.sum())
+    cy = int((levels.sum(1) * np.arange(h)).sum()) / total
+    cx = int((levels.sum(0) * np.arange(w)).sum()) / total
     top, left = round(14 - cy), round(14 - cx)  # MNIST digits have their centre of mass near (14, 14)
-    top, left = min(max(int(top), 0), 28 - h), min(max(int(left), 0), 28 - w)
+    top, left = min(max(top, 0), 28 - h), min(max(left, 0), 28 - w)
     out = np.zeros((28, 28), dtype=np.float32)
-    out[top : top + h, left : left + w] = digit
+    out[top : top + h, left : left + w] = digit.astype(np.float32) / 255.0
     return out
+
+
+# Lanczos resampling as Pillow's libImaging/Resample.c does it on 8-bit images: a 3-lobed windowed sinc widened by
+# the scale, weights in fixed point with 22 fractional bits, the horizontal pass first, each pass rounded to bytes.
+# Written out rather than called, so that the result does not depend on the Pillow version (Pillow 13 may run the
+# vertical pass first) and the page's copy in demo/prepare.js can follow it to the grey level.
+LANCZOS_LOBES = 3.0
+PRECISION_BITS = 22
+
+
+def lanczos_weights(in_size: int, out_size: int) -> np.ndarray:
+    """(out_size, in_size) integer weights: row i mixes the input pixels that output pixel i covers."""
+    scale = in_size / out_size
+    filter_scale = max(scale, 1.0)
+    support = LANCZOS_LOBES * filter_scale
+    weights = np.zeros((out_size, in_size), dtype=np.int64)
+    for i in range(out_size):
+        centre = (i + 0.5) * scale
+        first, stop = max(int(centre - support + 0.5), 0), min(int(centre + support + 0.5), in_size)
+        x = (np.arange(first, stop) - centre + 0.5) * (1.0 / filter_scale)
+        w = np.where((x >= -LANCZOS_LOBES) & (x < LANCZOS_LOBES), np.sinc(x) * np.sinc(x / LANCZOS_LOBES), 0.0)
+        total = np.cumsum(w)[-1]  # summed in order, as the C loop does
+        w = w / total if total != 0.0 else w
+        weights[i, first:stop] = np.trunc(np.where(w < 0, -0.5, 0.5) + w * (1 << PRECISION_BITS))
+    return weights
+
+
+def resize_lanczos(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """An 8-bit (h, w) image resized to (height, width)."""
+    h, w = image.shape
+    out = image.astype(np.int64)
+    half = 1 << (PRECISION_BITS - 1)
+    if width != w:
+        out = np.clip((out @ lanczos_weights(w, width).T + half) >> PRECISION_BITS, 0, 255)
+    if height != h:
+        out = np.clip((lanczos_weights(h, height) @ out + half) >> PRECISION_BITS, 0, 255)
+    return out.astype(np.uint8)
 
 
 def to_input(digit: np.ndarray) -> torch.Tensor:

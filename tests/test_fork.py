@@ -37,6 +37,7 @@ def test_fork_rewrites_every_link_from_origin(clone):
     readme = (clone / "README.md").read_text()
     assert "raw.githubusercontent.com/student/my-mnist/badges/S7-accuracy.json" in readme
     assert "colab.research.google.com/github/student/my-mnist/blob/main/S7.ipynb" in readme
+    assert "https://student.github.io/my-mnist/" in readme  # the digit page
     setup = (clone / "S7.ipynb").read_text()
     assert "git clone -q --depth 1 https://github.com/student/my-mnist.git" in setup
     # the notebooks built from the code now agree with the rewritten ones

@@ -1,4 +1,5 @@
-"""Point every link of the repository at your fork: Colab badges, checker badges, the notebooks' set-up cell.
+"""Point every link of the repository at your fork: Colab badges, checker badges, the digit page's address, the
+notebooks' set-up cell.
 
     python -m tools.fork              # the slug from `git remote get-url origin`
     python -m tools.fork owner/name   # or named
@@ -34,6 +35,12 @@ def origin_slug() -> str:
     return match.group("slug")
 
 
+def pages_url(slug: str) -> str:
+    """Where GitHub Pages serves a repository's site (the digit page): https://<owner>.github.io/<name>/."""
+    owner, name = slug.split("/")
+    return f"https://{owner.lower()}.github.io/{name}/"
+
+
 def set_slug(new: str) -> list[str]:
     """Write ``new`` into pyproject.toml and replace the old slug in every file that links it."""
     if not SLUG.match(new):
@@ -51,6 +58,7 @@ def set_slug(new: str) -> list[str]:
         text = path.read_text()
         # only whole slugs inside URLs: github.com/<old>, raw.githubusercontent.com/<old>, ...com/github/<old>
         updated = re.sub(rf"(?:(?<=\.com/)|(?<=\.com/github/)){re.escape(old)}(?=[/.])", new, text)
+        updated = updated.replace(pages_url(old), pages_url(new))
         if updated != text:
             path.write_text(updated)
             changed.append(name)

@@ -1,7 +1,7 @@
 """Train a registered model on MNIST and write runs/<model>-seed<k>.json and its weights.
 
-python train.py --model Model_6 --seeds 1 2 3
-python train.py --model Model_6 --seeds 1 2 3 --out results   # regenerate the reference runs
+python train.py --model Model_15 --seeds 1 2 3                # the README's command: the Session 7 model, into runs/
+python train.py --model Model_15 --seeds 1 2 3 4 5 6 7 8 9 10 --out results   # regenerate its reference runs
 python train.py --model Model_8 --eval-split val --lr 0.1 --tag lr0.1 --out results/val
 python train.py --list
 python train.py --model S6_Model --dry-run      # a smoke run (seconds), nothing written
@@ -71,7 +71,9 @@ OVERRIDES = {
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="Model_6", help="registered model name (see --list)")
+    p.add_argument(
+        "--model", default=model_lib.S7_FINAL, help=f"registered model name (see --list; default: {model_lib.S7_FINAL})"
+    )
     p.add_argument("--seeds", type=int, nargs="+", default=[1], help="one run per seed (default: 1)")
     for name, (kind, help_text) in OVERRIDES.items():
         p.add_argument(

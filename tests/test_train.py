@@ -368,10 +368,11 @@ def test_layers_ema_label_smoothing_and_distillation_train(short_run, mnist, tmp
         )
 
 
-def test_the_default_output_folder_is_not_the_reference_results():
+def test_the_defaults_train_the_session_7_model_into_runs_not_the_reference_results():
     import train
 
     assert train.parse_args([]).out == utils.DEFAULT_RUNS_DIR != utils.DEFAULT_RESULTS_DIR
+    assert train.parse_args([]).model == model_lib.S7_FINAL
 
 
 def test_recomputed_batchnorm_statistics_are_the_plain_mean_of_the_images_with_dropout_off():

@@ -119,4 +119,6 @@ def test_readme_main_command_trains_the_final_model_into_runs():
     first = readme.split("```bash\n", 1)[1].split("```", 1)[0]
     assert f"train.py --model {model_lib.S7_FINAL} --seeds" in first
     assert "--out" not in first and train.parse_args([]).out == utils.DEFAULT_RUNS_DIR
+    command = first.split(".venv/bin/python ", 2)[-1].strip()  # the training command, as the docstring shows it
+    assert f"python {command}" in train.__doc__
     assert "python -m pytest" in readme.split("```bash\n", 2)[2].split("```", 1)[0]

@@ -3,11 +3,16 @@
     python -m tools.run_notebooks --out executed --badges badges   # what the CI workflow runs
     python -m tools.run_notebooks --smoke --out /tmp/nb             # seconds-long runs, relaxed accuracy bar
     python -m tools.run_notebooks --out .                           # re-execute the committed notebooks in place
+    python -m tools.run_notebooks --out . --runs results            # ... as the reference runs (maintainers only)
 
 Each notebook runs headless with papermill (no progress bar, so the executed notebook holds only
 what the runs printed), then tools/check_notebook.py checks its final model against the course's
 bar (utils/course.py) and writes one shields.io badge file per requirement. The exit status is 1
 when a notebook fails to execute or a requirement fails; the badges are written either way.
+
+The runs the notebooks make go to <out>/runs (runs/ for --out .), never to the reference runs in results/
+unless --runs names it. Executed in place, the notebooks' times and machine go into the README's notebook table
+(a generated block), so that the executed notebooks and the README say the same.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from pathlib import Path
 from tools import check_notebook
 from utils.course import BARS, SMOKE, Bar
 from utils.data import default_device
-from utils.paths import REPO
+from utils.paths import DEFAULT_RESULTS_DIR, REPO
 from utils.runs import cpu_name
 
 NOTEBOOKS = [f"{name}.ipynb" for name in BARS]
@@ -34,14 +39,22 @@ def bar_of(notebook: Path, smoke: bool) -> Bar:
     return dataclasses.replace(bar, min_acc=0.0, last=SMOKE["epochs"]) if smoke else bar
 
 
-def execute(notebook: str, out: Path, smoke: bool, timeout: int) -> None:
-    """papermill, with the results of the runs in <out>/results (the committed results/ for --out .)."""
+def executed_as_smoke(notebook: Path) -> bool:
+    """Whether the notebook's last execution was a smoke run (papermill keeps the parameters it ran with)."""
+    import nbformat
+
+    meta = nbformat.read(str(notebook), as_version=4).metadata
+    return bool(meta.get("papermill", {}).get("parameters", {}).get("SMOKE", False))
+
+
+def execute(notebook: str, out: Path, runs: Path, smoke: bool, timeout: int) -> None:
+    """papermill, with the notebook's runs written to ``runs``."""
     import papermill
 
-    results = out.resolve() / "results"
-    if results.is_relative_to(REPO):
-        results = results.relative_to(REPO)  # the notebook runs in the repository
-    params = {"RESULTS_DIR": str(results), "PROGRESS": False, "SMOKE": smoke}
+    runs = runs.resolve()
+    if runs.is_relative_to(REPO):
+        runs = runs.relative_to(REPO)  # the notebook runs in the repository
+    params = {"RESULTS_DIR": str(runs), "PROGRESS": False, "SMOKE": smoke}
     papermill.execute_notebook(
         str(REPO / notebook),
         str(out / notebook),
@@ -81,7 +94,16 @@ def check(notebook: Path, badges: Path | None, smoke: bool) -> bool:
     return all(c.ok for c in checks)
 
 
-def main(argv: list[str] | None = None) -> int:
+def update_readme() -> None:
+    """The README's notebook table from the notebooks just executed in place (their minutes and machine)."""
+    from tools.report import documents, extras
+    from tools.report.results import Report
+
+    readme = documents.README
+    readme.write_text(documents.render_readme(readme.read_text(), {"notebooks": extras.notebooks(Report())}))
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m tools.run_notebooks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -90,17 +112,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--smoke", action="store_true", help="a smoke run of each model; accuracy bar dropped")
     p.add_argument("--notebooks", nargs="+", default=NOTEBOOKS, choices=NOTEBOOKS)
     p.add_argument("--timeout", type=int, default=3600, help="seconds a cell may run")
+    p.add_argument(
+        "--runs",
+        type=Path,
+        default=None,
+        help="where the notebooks' runs go (default: OUT/runs); results regenerates the reference runs",
+    )
     args = p.parse_args(argv)
+    if args.out.resolve() == DEFAULT_RESULTS_DIR.resolve():
+        p.error("--out results/ would mix executed notebooks into the reference runs: choose another folder")
+    args.runs = args.runs if args.runs is not None else args.out / "runs"
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     ok = True
     for notebook in args.notebooks:
         try:
-            execute(notebook, args.out, args.smoke, args.timeout)
+            execute(notebook, args.out, args.runs, args.smoke, args.timeout)
         except Exception as err:  # papermill's execution errors: report, check what was written, go on
             print(f"{notebook}: execution failed: {type(err).__name__}: {str(err).strip().splitlines()[-1:]}")
             ok = False
         if (args.out / notebook).exists():
             ok = check(args.out / notebook, args.badges, args.smoke) and ok
+    if args.out.resolve() == REPO:
+        update_readme()
     return 0 if ok else 1
 
 

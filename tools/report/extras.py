@@ -8,7 +8,7 @@ from pathlib import Path
 
 import model as model_lib
 import predict
-from tools import benchmark, mutate
+from tools import benchmark, mutate, run_notebooks
 from tools.report.figures import EXAMPLE, example_digit, image
 from tools.report.results import Report
 from utils.inspection import markdown_table
@@ -23,7 +23,8 @@ def execution(notebook: str) -> dict:
     import nbformat
 
     meta = nbformat.read(REPO / notebook, as_version=4).metadata
-    return {"seconds": meta.get("papermill", {}).get("duration"), **meta.get("execution", {})}
+    smoke = run_notebooks.executed_as_smoke(REPO / notebook)
+    return {"seconds": meta.get("papermill", {}).get("duration"), "smoke": smoke, **meta.get("execution", {})}
 
 
 def notebooks(rep: Report) -> str:
@@ -37,7 +38,8 @@ def notebooks(rep: Report) -> str:
                 "notebook": f"`{notebook}`",
                 "trains (seed 1, 15 epochs each)": f"`{trains[0]}`"
                 + (f" ... `{trains[-1]}`" if len(trains) > 1 else ""),
-                "minutes": f"{done['seconds'] / 60:.0f}" if done["seconds"] else "not recorded",
+                "minutes": (f"{done['seconds'] / 60:.0f}" if done["seconds"] else "not recorded")
+                + (" (smoke run)" if done["smoke"] else ""),
                 "executed on": f"{done['machine']}, {done['cores']} cores, {done['device']}"
                 if "machine" in done
                 else "not recorded",

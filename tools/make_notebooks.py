@@ -6,6 +6,7 @@ python -m tools.make_notebooks --update   # rewrite the cells whose outputs cann
 """
 
 import argparse
+import re
 import sys
 
 import nbformat
@@ -32,13 +33,30 @@ def colab_badge(notebook: str) -> str:
     )
 
 
+# What requirements.txt names that a Colab runtime lacks (it has torch, numpy, matplotlib, ...): the set-up cell
+# installs these, at the versions requirements.txt asks for.
+COLAB_LACKS = ("torchsummary", "safetensors")
+
+
+def colab_requirements() -> list[str]:
+    """requirements.txt's lines for the packages Colab lacks."""
+    lines = (REPO / "requirements.txt").read_text().splitlines()
+    found = [line.split("#")[0].strip() for line in lines if re.split(r"[<>=!~ ]", line.strip())[0] in COLAB_LACKS]
+    if len(found) != len(COLAB_LACKS):
+        raise ValueError(f"requirements.txt must name each of {', '.join(COLAB_LACKS)}")
+    return found
+
+
 def setup_cell() -> str:
+    installs = " ".join(f'"{r}"' for r in colab_requirements())
     return f"""# In Colab: fetch the repository and install what Colab lacks. Elsewhere this does nothing.
 import os, sys
 if "google.colab" in sys.modules and not os.path.exists("model.py"):
     !git clone -q --depth 1 https://github.com/{repository_slug()}.git repo
     %cd repo
-    %pip install -q torchsummary safetensors"""
+    %pip install -q {installs}
+    import torch
+    print(f"torch {{torch.__version__}}, training on {{'the GPU' if torch.cuda.is_available() else 'the CPU'}}")"""
 
 
 IMPORTS = """import model

@@ -291,6 +291,52 @@ def test_the_seed_table_names_every_seed_and_where_it_ran():
     assert "Where the seeds ran: 1-2 on cpu A (2 threads), 3 on cpu B (1 thread)." in text
 
 
+def seeds_in(spans: str) -> set[int]:
+    """ "seeds 4-10 with ...; seeds 2 with ..." -> {2, 4, 5, ..., 10}"""
+    found = set()
+    for first, last in re.findall(r"seeds? (\d+)(?:-(\d+))?", spans):
+        found |= set(range(int(first), int(last or first) + 1))
+    return found
+
+
+@pytest.mark.parametrize(
+    "key,bar_of", [("s7-final", "S7_FINAL"), ("s7-smallest", "S7_SMALLEST"), ("s6-final", "S6_FINAL")]
+)
+def test_the_readme_lists_every_claimed_run_made_from_a_dirty_tree_or_another_torch(key, bar_of):
+    """Read from the results files, not through the report: each such run's seed is named in its model's section."""
+    import json
+
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    name = getattr(model_lib, bar_of)
+    torch_ok = Requirement(claims.torch_requirement()).specifier
+    other = set()
+    for path in (REPO / "results").glob(f"{name}-seed*.json"):
+        raw = json.loads(path.read_text())
+        env = raw["environment"]
+        if env.get("git_dirty") or not torch_ok.contains(Version(env["torch"]).base_version):
+            other.add(raw["config"]["seed"])
+    readme = (REPO / "README.md").read_text()
+    block = readme.split(f"<!-- generated:{key} -->", 1)[1].split(f"<!-- /generated:{key} -->", 1)[0]
+    said = block.split("Made otherwise than a reference run is: ", 1)[1].split("\n", 1)[0] if other else ""
+    assert other <= seeds_in(said), (name, sorted(other), said)
+    assert other or "Every seed ran from a clean, committed tree" in block
+
+
+def test_a_run_is_listed_with_what_differed_in_its_making():
+    clean = fake_run(1, (99.5,) * 3)
+    clean.environment.update(torch="2.14.1+cu130", python="3.11.7", git_dirty=False)
+    dirty = fake_run(2, (99.5,) * 3)
+    dirty.environment.update(torch="2.11.0", python="3.12.3", git_dirty=True, git_commit="9224acb50e")
+    assert claims.what_differed(clean) == ""
+    assert claims.what_differed(dirty) == (
+        f"torch 2.11.0 on Python 3.12.3 (requirements.txt: {claims.torch_requirement()}) and a tree with uncommitted "
+        "changes on 9224acb"
+    )
+    assert claims.provenance([clean, dirty]).startswith("Made otherwise than a reference run is: seed 2 with torch")
+
+
 def test_a_model_sent_to_the_test_set_beat_its_incumbent_on_five_validation_seeds(rep):
     """The rule since Model_15: a configuration goes to the test set only once its mean floor on the validation
     split, over 5 seeds, is above the incumbent's."""

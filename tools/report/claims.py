@@ -4,6 +4,7 @@ accuracy, each Session 7 step's seed-1 results, and each final model's section."
 from __future__ import annotations
 
 import math
+import re
 
 import model as model_lib
 from tools.report.figures import image
@@ -11,6 +12,7 @@ from tools.report.results import Report
 from utils import course
 from utils.inspection import markdown_table, model_summary, receptive_field_markdown
 from utils.notebook import seeds_table
+from utils.paths import REPO
 from utils.runs import meets_bar
 from utils.training import Evaluation, course_line, epoch_line
 
@@ -48,16 +50,32 @@ def share(p: float) -> str:
     return "more than 99.9%" if p > 0.999 else "less than 0.1%" if p < 0.001 else f"{100 * p:.1f}%"
 
 
-def targets(rep: Report) -> str:
-    """The course's targets and ours, the model that answers each, and how its seeds fare."""
-    spec = [
+CLAIM_SEEDS = 10  # a target is met when every one of at least this many seeds holds it
+
+
+def target_spec() -> tuple:
+    """(label, model, bar) of the course's targets and ours."""
+    return (
         ("Session 6 (course)", model_lib.S6_FINAL, course.S6),
         ("Session 6 (ours)", model_lib.S6_FINAL, course.S6_OURS),
         ("Session 7 (course)", model_lib.S7_FINAL, course.S7),
         ("Session 7 (ours)", model_lib.S7_SMALLEST, course.S7_SMALLEST),
-    ]
+    )
+
+
+TERMS = (
+    "A seed's *floor* is the lowest test accuracy of its last 3 epochs; the seed *holds* a bar when its floor "
+    "reaches it. *A fresh draw holds* is the chance that one more seed would hold, from a normal distribution "
+    "fitted to the floors (their mean and standard deviation over the seeds). It counts a floor from half a test "
+    "image (0.005 points) under the bar as holding, since accuracies move in whole images and round to the bar."
+)
+
+
+def targets(rep: Report) -> str:
+    """The terms, the course's targets and ours with the model that answers each and how its seeds fare, and which
+    targets are met."""
     rows = []
-    for label, name, bar in spec:
+    for label, name, bar in target_spec():
         if name not in rep.runs:
             continue
         runs = rep.runs[name]
@@ -74,21 +92,88 @@ def targets(rep: Report) -> str:
                 "a fresh draw holds": share(fresh),
             }
         )
-    return markdown_table(rows)
+    return f"{TERMS}\n\n{markdown_table(rows)}\n\n{verdicts(rep)}"
+
+
+def verdict(runs, bar: course.Bar) -> tuple[bool, str]:
+    """(met, how its seeds fare): met when every one of at least CLAIM_SEEDS seeds holds the bar."""
+    held = sum(meets(r, bar) for r in runs)
+    seeds = f"{held} of {len(runs)} seeds hold"
+    if held == len(runs):
+        return len(runs) >= CLAIM_SEEDS, seeds if len(runs) >= CLAIM_SEEDS else f"{seeds}, fewer than {CLAIM_SEEDS}"
+    low = min(floor(r, bar) for r in runs)
+    images = round((bar.min_acc - low) * TEST_IMAGES / 100)
+    short = f"{images} test image{'s' if images != 1 else ''}"
+    return False, f"{seeds}, the lowest floor, {low:.2f}%, is {short} ({bar.min_acc - low:.2f} points) under the bar"
+
+
+def verdicts(rep: Report) -> str:
+    """Which targets are met on every one of 10 seeds and which are missed, by how much."""
+    met, missed = [], []
+    for label, name, bar in target_spec():
+        if name in rep.runs:
+            ok, how = verdict(rep.runs[name], bar)
+            (met if ok else missed).append(f"{label}, {how}" if ok else f"{label}: {how}")
+    parts = [f"**Met** on every seed: {'; '.join(met)}." if met else "No target is met on every seed yet."]
+    parts += [f"**Missed**: {'; '.join(missed)}."] if missed else []
+    return " ".join(parts)
+
+
+def seed_groups(runs, describe) -> list[tuple[str, str]]:
+    """(seeds as "1-5", what ``describe`` says of them), consecutive seeds that it describes alike together."""
+    groups: list[tuple[str, list[int]]] = []
+    for r in runs:
+        said = describe(r)
+        if groups and groups[-1][0] == said:
+            groups[-1][1].append(r.config["seed"])
+        else:
+            groups.append((said, [r.config["seed"]]))
+    return [(f"{s[0]}-{s[-1]}" if len(s) > 1 else f"{s[0]}", said) for said, s in groups]
 
 
 def machines(runs) -> str:
     """Where the seeds ran, as "1-5 on X (2 threads), 6-10 on Y (1 thread)"."""
-    groups: list[tuple[str, list[int]]] = []
-    for r in runs:
+
+    def where(r) -> str:
         env = r.environment
-        where = f"{env.get('device', '?')} ({env.get('threads', '?')} thread{'' if env.get('threads') == 1 else 's'})"
-        if groups and groups[-1][0] == where:
-            groups[-1][1].append(r.config["seed"])
-        else:
-            groups.append((where, [r.config["seed"]]))
-    spans = [f"{s[0]}-{s[-1]}" if len(s) > 1 else f"{s[0]}" for _, s in groups]
-    return ", ".join(f"{span} on {where}" for span, (where, _) in zip(spans, groups, strict=True))
+        return f"{env.get('device', '?')} ({env.get('threads', '?')} thread{'' if env.get('threads') == 1 else 's'})"
+
+    return ", ".join(f"{span} on {said}" for span, said in seed_groups(runs, where))
+
+
+def torch_requirement() -> str:
+    """requirements.txt's line for torch, e.g. "torch>=2.14.1"."""
+    lines = (REPO / "requirements.txt").read_text().splitlines()
+    return next(line.split("#")[0].strip() for line in lines if re.match(r"torch\s*[<>=!~]", line))
+
+
+def what_differed(run) -> str:
+    """How a run's making differs from a reference run's (a clean, committed tree, torch within requirements.txt's
+    bounds), or "" when it does not."""
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    env, said = run.environment, []
+    torch_version = Version(env.get("torch", "0")).base_version
+    if not Requirement(torch_requirement()).specifier.contains(torch_version):
+        said.append(
+            f"torch {torch_version} on Python {env.get('python', '?')} (requirements.txt: {torch_requirement()})"
+        )
+    if env.get("git_dirty"):
+        said.append(f"a tree with uncommitted changes on {env.get('git_commit', '?')[:7]}")
+    return " and ".join(said)
+
+
+def provenance(runs) -> str:
+    """Which seeds were made otherwise than a reference run is, and how."""
+    differed = [(span, said) for span, said in seed_groups(runs, what_differed) if said]
+    if not differed:
+        return "Every seed ran from a clean, committed tree with torch inside requirements.txt's bounds."
+    return (
+        "Made otherwise than a reference run is: "
+        + "; ".join(f"seed{'s' * ('-' in span)} {span} with {said}" for span, said in differed)
+        + "."
+    )
 
 
 def robustness(rep: Report, name: str, bar: course.Bar) -> str:
@@ -111,7 +196,7 @@ def robustness(rep: Report, name: str, bar: course.Bar) -> str:
         f"hold. Their floors have mean {mean:.2f}% and standard deviation {std:.3f}. A normal fit "
         f"to them puts a fresh draw at or above the bar with probability {share(fresh)}. The test set's own sampling "
         f"error at {mean:.2f}% is {error:.2f} points (one standard deviation, {error * TEST_IMAGES / 100:.0f} images): "
-        f"the seeds vary the training, not the test images. Where the seeds ran: {machines(runs)}."
+        f"the seeds vary the training, not the test images. Where the seeds ran: {machines(runs)}. {provenance(runs)}"
     )
 
 

@@ -13,7 +13,9 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 import model
-from utils.course import S6, S6_OURS, S7, SMOKE
+from tools.report import claims
+from tools.report.results import Report
+from utils.course import S6, S6_OURS, S7, S7_SMALLEST, SMOKE
 from utils.paths import REPO, repository_slug
 
 NOTEBOOKS = ("S6", "S7")
@@ -115,19 +117,30 @@ S7_TITLE = """# Session 7: {s7.min_acc:g}% on MNIST with {s7.params_text} parame
 
 Target: at least {s7.min_acc:g}% test accuracy in **each of the last {s7.last} of at most {s7.max_epochs} epochs**, with
 {s7.params_text} parameters. Every model is in `model.py` (`{first}` ... `{last}`); each step's Target says what it
-changes. The notebook ends with the course's model, `{final}`.
+changes. The notebook ends with the course's model, `{final}`. The reference runs in `results/`: {verdicts}
 
 {runtime}"""
 
-S6_TITLE = """# Session 6: {ours.min_acc:g}% on MNIST with {s6.params_text} parameters
+S6_TITLE = """# Session 6: {s6.min_acc:g}% on MNIST with {s6.params_text} parameters
 
 {badge}
 
 Target: at least {s6.min_acc:g}% test accuracy with {s6.params_text} parameters in at most {s6.max_epochs} epochs,
 using BatchNorm, Dropout and global average pooling. Our bar: **{ours.min_acc:g}% in each of the last {ours.last} of
-{ours.max_epochs} epochs**, on every seed.
+{ours.max_epochs} epochs**, on every one of 10 seeds. The reference runs of `{final}` in `results/`: {verdicts}
 
 {runtime}"""
+
+
+def verdicts(*targets: tuple) -> str:
+    """How the reference runs of each (model, bar, whose bar) fare, as the README's results say it."""
+    runs = Report().runs
+    said = []
+    for name, bar, whose in targets:
+        if name in runs:
+            met, how = claims.verdict(runs[name], bar)
+            said.append(f"at {whose}, `{name}` {'meets it' if met else 'misses it'}: {how}")
+    return "; ".join(said) + "." if said else "none yet."
 
 
 def timing(which: str) -> str:
@@ -148,7 +161,16 @@ def build(which: str) -> nbformat.NotebookNode:
         names = model.s7_models()
         runtime = RUNTIME.format(timing=timing(which), trains=f"`{names[0]}` ... `{names[-1]}`")
         title = S7_TITLE.format(
-            badge=colab_badge("S7.ipynb"), s7=S7, first=names[0], last=names[-1], final=model.S7_FINAL, runtime=runtime
+            badge=colab_badge("S7.ipynb"),
+            s7=S7,
+            first=names[0],
+            last=names[-1],
+            final=model.S7_FINAL,
+            runtime=runtime,
+            verdicts=verdicts(
+                (model.S7_FINAL, S7, "the course's bar"),
+                (model.S7_SMALLEST, S7_SMALLEST, f"ours ({S7_SMALLEST.params_text} parameters)"),
+            ),
         )
         # the smallest model as a step of its own, then the course's model last: the checker reads "Final model"
         finals = ([(model.S7_SMALLEST, "Smallest model")] if model.S7_SMALLEST != model.S7_FINAL else []) + [
@@ -157,7 +179,14 @@ def build(which: str) -> nbformat.NotebookNode:
     else:
         names = [model.S6_FINAL]
         runtime = RUNTIME.format(timing=timing(which), trains=f"`{model.S6_FINAL}`")
-        title = S6_TITLE.format(badge=colab_badge("S6.ipynb"), s6=S6, ours=S6_OURS, runtime=runtime)
+        title = S6_TITLE.format(
+            badge=colab_badge("S6.ipynb"),
+            s6=S6,
+            ours=S6_OURS,
+            final=model.S6_FINAL,
+            runtime=runtime,
+            verdicts=verdicts((model.S6_FINAL, S6, "the course's bar"), (model.S6_FINAL, S6_OURS, "ours")),
+        )
         finals = [(model.S6_FINAL, "Final model")]
     cells = [
         new_markdown_cell(title),

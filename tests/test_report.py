@@ -2,6 +2,7 @@
 
 import re
 import shutil
+import subprocess
 
 import pytest
 
@@ -335,6 +336,35 @@ def test_a_run_is_listed_with_what_differed_in_its_making():
         "changes on 9224acb"
     )
     assert claims.provenance([clean, dirty]).startswith("Made otherwise than a reference run is: seed 2 with torch")
+
+
+def added_at(path) -> int:
+    """When git's history first added a file (a Unix time)."""
+    out = subprocess.run(["git", "log", "--diff-filter=A", "--format=%ct", "--", str(path)], cwd=REPO, text=True,
+                         capture_output=True, check=True).stdout.split()  # fmt: skip
+    return int(out[-1])
+
+
+def test_the_ledger_gives_the_validation_evidence_on_record_when_each_model_went_to_the_test_set():
+    """Read from git's history: the validation seeds added no later than a model's first test run are the ones its
+    record names (all of them when it names none)."""
+    shallow = subprocess.run(["git", "rev-parse", "--is-shallow-repository"], cwd=REPO, capture_output=True, text=True)
+    assert shallow.stdout.strip() == "false", "this test reads the whole history: clone without --depth"
+    checked = 0
+    for name in model_lib.list_models():
+        record = model_lib.get_test_record(name)
+        tests = sorted((REPO / "results").glob(f"{name}-seed*.json"))
+        vals = {
+            int(p.stem.rsplit("seed", 1)[1]): p
+            for p in (REPO / "results" / "val").glob(f"*-{record.evidence}-seed*.json")
+        }
+        if not record.evidence or not tests:
+            continue
+        sent = min(added_at(p) for p in tests)
+        before = {seed for seed, path in vals.items() if added_at(path) <= sent}
+        assert before == set(record.evidence_seeds or vals), (name, sorted(before), record.evidence_seeds)
+        checked += 1
+    assert checked >= 5
 
 
 def test_a_model_sent_to_the_test_set_beat_its_incumbent_on_five_validation_seeds(rep):

@@ -317,10 +317,13 @@ def validation_runs(rep: Report, tag: str) -> list:
     return sorted(runs, key=lambda r: r.config["seed"])
 
 
-def validation_floor(rep: Report, name: str) -> tuple[float, list[int]] | None:
-    """(mean floor, seeds) of the validation runs that sent a model to the test set; None without any."""
-    tag = model_lib.get_test_record(name).evidence
-    runs = validation_runs(rep, tag) if tag else []
+def validation_floor(rep: Report, name: str, when_sent: bool = False) -> tuple[float, list[int]] | None:
+    """(mean floor, seeds) of the validation runs of the point that sent a model to the test set (``when_sent``: only
+    those on record when it went there); None without any."""
+    record = model_lib.get_test_record(name)
+    runs = validation_runs(rep, record.evidence) if record.evidence else []
+    if when_sent and record.evidence_seeds:
+        runs = [r for r in runs if r.config["seed"] in record.evidence_seeds]
     if not runs:
         return None
     return sum(floor(r, course.S7) for r in runs) / len(runs), [r.config["seed"] for r in runs]
@@ -337,8 +340,10 @@ def ledger(rep: Report) -> str:
         bar = course.S6 if name == model_lib.S6_FINAL else course.S7
         mean, _, _ = floor_stats(runs, bar)
         commits = sorted({r.environment.get("git_commit", "")[:7] for r in runs})
-        evidence = validation_floor(rep, name)
+        evidence, now = validation_floor(rep, name, when_sent=True), validation_floor(rep, name)
         said = f"`{record.evidence}`: floor {evidence[0]:.2f}% over {len(evidence[1])} seeds" if evidence else "none"
+        if evidence and now != evidence:
+            said += f" when it went there ({now[0]:.2f}% over {len(now[1])}, the rest run later)"
         if record.beats and evidence and (incumbent := validation_floor(rep, record.beats)):
             said += f" (`{record.beats}`: {incumbent[0]:.2f}% over {len(incumbent[1])})"
         rows.append(
@@ -353,4 +358,16 @@ def ledger(rep: Report) -> str:
                 "test results that informed it": record.test_informed or "-",
             }
         )
-    return markdown_table(rows)
+    return f"{chosen_how(rep)}\n\n{markdown_table(rows)}"
+
+
+def chosen_how(rep: Report) -> str:
+    """Which configurations on the test set were chosen on the validation split, and which were not."""
+    names = [n for n in [*model_lib.s7_models(), model_lib.S6_FINAL] if n in rep.runs]
+    validated = [n for n in names if validation_floor(rep, n)]
+    unvalidated = [n for n in names if n not in validated]
+    listed = lambda ns: ", ".join(f"`{n}`" for n in ns)
+    return (
+        f"Chosen on the validation split (10,000 images held out of the training set): {listed(validated)}. Chosen "
+        f"by the course's steps, with no validation run: {listed(unvalidated)}."
+    )

@@ -11,8 +11,8 @@ bar (utils/course.py) and writes one shields.io badge file per requirement. The 
 when a notebook fails to execute or a requirement fails; the badges are written either way.
 
 The runs the notebooks make go to <out>/runs (runs/ for --out .), never to the reference runs in results/
-unless --runs names it. Executed in place, the notebooks' times and machine go into the README's notebook table
-(a generated block), so that the executed notebooks and the README say the same.
+unless --runs names it. Executed in place, the notebooks' times and machine go into their own first cell and the
+README's notebook table (a generated block), so that the executed notebooks and the README say the same.
 """
 
 from __future__ import annotations
@@ -94,11 +94,20 @@ def check(notebook: Path, badges: Path | None, smoke: bool) -> bool:
     return all(c.ok for c in checks)
 
 
-def update_readme() -> None:
-    """The README's notebook table from the notebooks just executed in place (their minutes and machine)."""
+def refresh_in_place(notebooks: list[str]) -> None:
+    """After executing in place: the notebooks' markdown that tells their own minutes and machine, and the README's
+    notebook table, from what the notebooks just recorded."""
+    import nbformat
+
+    from tools import make_notebooks
     from tools.report import documents, extras
     from tools.report.results import Report
 
+    for notebook in notebooks:
+        path = REPO / notebook
+        if path.exists():
+            built = make_notebooks.build(Path(notebook).stem)
+            nbformat.write(make_notebooks.update(nbformat.read(path, as_version=4), built), path)
     readme = documents.README
     readme.write_text(documents.render_readme(readme.read_text(), {"notebooks": extras.notebooks(Report())}))
 
@@ -138,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         if (args.out / notebook).exists():
             ok = check(args.out / notebook, args.badges, args.smoke) and ok
     if args.out.resolve() == REPO:
-        update_readme()
+        refresh_in_place(args.notebooks)
     return 0 if ok else 1
 
 

@@ -6,7 +6,6 @@ python -m tools.make_notebooks --update   # rewrite the cells whose outputs cann
 """
 
 import argparse
-import re
 import sys
 
 import nbformat
@@ -14,7 +13,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 import model
 from tools.report import claims
-from tools.report.results import Report
+from tools.report.results import Report, requirement_lines
 from utils.course import S6, S6_OURS, S7, S7_SMALLEST, SMOKE
 from utils.paths import REPO, repository_slug
 
@@ -42,11 +41,7 @@ COLAB_LACKS = ("torchsummary", "safetensors")
 
 def colab_requirements() -> list[str]:
     """requirements.txt's lines for the packages Colab lacks."""
-    lines = (REPO / "requirements.txt").read_text().splitlines()
-    found = [line.split("#")[0].strip() for line in lines if re.split(r"[<>=!~ ]", line.strip())[0] in COLAB_LACKS]
-    if len(found) != len(COLAB_LACKS):
-        raise ValueError(f"requirements.txt must name each of {', '.join(COLAB_LACKS)}")
-    return found
+    return requirement_lines(*COLAB_LACKS)
 
 
 def setup_cell() -> str:

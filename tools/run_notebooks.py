@@ -43,8 +43,12 @@ def executed_as_smoke(notebook: Path) -> bool:
     """Whether the notebook's last execution was a smoke run (papermill keeps the parameters it ran with)."""
     import nbformat
 
-    meta = nbformat.read(str(notebook), as_version=4).metadata
-    return bool(meta.get("papermill", {}).get("parameters", {}).get("SMOKE", False))
+    return was_smoke(nbformat.read(str(notebook), as_version=4).metadata)
+
+
+def was_smoke(metadata: dict) -> bool:
+    """Whether a notebook's metadata records a smoke run."""
+    return bool(metadata.get("papermill", {}).get("parameters", {}).get("SMOKE", False))
 
 
 def execute(notebook: str, out: Path, runs: Path, smoke: bool, timeout: int) -> None:

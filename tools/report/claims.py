@@ -4,15 +4,13 @@ accuracy, each Session 7 step's seed-1 results, and each final model's section."
 from __future__ import annotations
 
 import math
-import re
 
 import model as model_lib
 from tools.report.figures import image
-from tools.report.results import Report
+from tools.report.results import Report, requirement_lines
 from utils import course
 from utils.inspection import markdown_table, model_summary, receptive_field_markdown
 from utils.notebook import seeds_table
-from utils.paths import REPO
 from utils.runs import meets_bar
 from utils.training import Evaluation, course_line, epoch_line
 
@@ -143,8 +141,7 @@ def machines(runs) -> str:
 
 def torch_requirement() -> str:
     """requirements.txt's line for torch, e.g. "torch>=2.14.1"."""
-    lines = (REPO / "requirements.txt").read_text().splitlines()
-    return next(line.split("#")[0].strip() for line in lines if re.match(r"torch\s*[<>=!~]", line))
+    return requirement_lines("torch")[0]
 
 
 def what_differed(run) -> str:

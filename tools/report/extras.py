@@ -23,7 +23,7 @@ def execution(notebook: str) -> dict:
     import nbformat
 
     meta = nbformat.read(REPO / notebook, as_version=4).metadata
-    smoke = run_notebooks.executed_as_smoke(REPO / notebook)
+    smoke = run_notebooks.was_smoke(meta)
     return {"seconds": meta.get("papermill", {}).get("duration"), "smoke": smoke, **meta.get("execution", {})}
 
 

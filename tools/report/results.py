@@ -3,13 +3,23 @@ validation run in its ``val`` subfolder."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from utils.data import load_mnist
-from utils.paths import DEFAULT_RESULTS_DIR
+from utils.paths import DEFAULT_RESULTS_DIR, REPO
 from utils.runs import load_results, result_path, weights_path
 
 FIGURES = DEFAULT_RESULTS_DIR / "figures"
+
+
+def requirement_lines(*names: str) -> list[str]:
+    """requirements.txt's lines for these packages (e.g. "torch>=2.14.1"), in the order of the file."""
+    lines = (REPO / "requirements.txt").read_text().splitlines()
+    found = [line.split("#")[0].strip() for line in lines if re.split(r"[<>=!~ ]", line.strip())[0] in names]
+    if len(found) != len(names):
+        raise ValueError(f"requirements.txt must name each of {', '.join(names)}")
+    return found
 
 
 class Report:

@@ -111,6 +111,13 @@ FRONTIER: dict[str, str] = {
     # residual blocks of 8 channels in place of its first 16-channel layer after the pool
     "m10-k16": "k16 M D t8 16 16 16",
     "m10-k16-res": "k16 M D t8 b8 b8 16 16",
+    # The robust frontier: Model_15's shape (a first convolution, a separable one twice as wide, the pool, a 1x1
+    # transition back to the first width, four separable layers of about three times it) between Model_14's 3,352
+    # parameters (8 and 23 channels) and Model_15's 7,792 (12 and 39), at about 4,000, 4,500, 5,000 and 6,000
+    "sep-9-26": "9 s18 M D t9 s26 s26 s26 s26",
+    "sep-9-28": "9 s18 M D t9 s28 s28 s28 s28",
+    "sep-10-29": "10 s20 M D t10 s29 s29 s29 s29",
+    "sep-11-33": "11 s22 M D t11 s33 s33 s33 s33",
 }
 # Stacks between Model_6's 7,442 parameters and the course's 8,000: a Session 7 model with room to spare. Model_14's
 # separable shape with the budget spent: wider after the pool only, wider everywhere, five layers after the pool
@@ -305,4 +312,10 @@ GRID = [
     # machine (another machine's runs are other draws)
     "sep-all-23+hold2+bn300+wd1e-4",
     "sep-all-23+hold2+bn300+drop0.05",
+    # The robust frontier on Model_14's (Model_15's) recipe: where between 3,352 and 7,792 parameters the bar starts
+    # to hold on every seed (each on 5 seeds before any goes to the test set)
+    "sep-9-26+hold2+bn300",
+    "sep-9-28+hold2+bn300",
+    "sep-10-29+hold2+bn300",
+    "sep-11-33+hold2+bn300",
 ]

@@ -4,9 +4,9 @@ Every network is registered under its class name, with the training recipe it wa
 designed for: ``get_model("Model_6")`` builds one, ``get_recipe("Model_6")`` gives
 the hyperparameters it is trained with, ``list_models()`` names them all.
 
-Session 7 is told as a sequence ``Model_1``, ``Model_2``, ...: each step changes one
-thing (architecture or recipe), or says what it changes, and its docstring states the Target. The Results and
-Analysis of each step are generated from ``results/`` into the README.
+Session 7 is told as a sequence ``Model_1``, ``Model_2``, ...: each step states its whole network and recipe,
+names the step it changes (``builds_on``; ``step_change`` says what changed), and its docstring states the Target.
+Its details, Analysis and test-set record are in docs/steps.toml, their numbers filled from ``results/``.
 """
 
 from __future__ import annotations
@@ -54,34 +54,31 @@ def get_target(name: str) -> str:
     return " ".join(doc.split("\n\n")[0].split())
 
 
-def get_details(name: str) -> str:
-    """The rest of the model's docstring after the Target, as one paragraph."""
+def step_change(name: str) -> str:
+    """What a step changes from the step it builds on (``builds_on``), read off the two specs: e.g.
+    ``"layers 6 12 M D t6 10 10 11 -> 8 s16 M D t8 s23 s23 s23 s23"``; empty for a step that builds on none."""
     get_model(name)
-    paragraphs = (_REGISTRY[name].__doc__ or "").strip().split("\n\n")[1:]
-    return " ".join(" ".join(p.split()) for p in paragraphs)
+    cls = _REGISTRY[name]
+    if not cls.builds_on:
+        return ""
+    base = _REGISTRY[cls.builds_on]
+    changes = []
+    if base.layers != cls.layers:
+        changes.append(f"layers {' '.join(base.layers)} -> {' '.join(cls.layers)}")
+    for field, label in (("bn", "BatchNorm"), ("dropout", "dropout"), ("act", "activation")):
+        if getattr(base, field) != getattr(cls, field):
+            changes.append(f"{label} {_said(getattr(base, field))} -> {_said(getattr(cls, field))}")
+    for key in dict.fromkeys([*base.recipe, *cls.recipe]):
+        old, new = base.recipe.get(key), cls.recipe.get(key)
+        if old != new:
+            changes.append(f"{key} {_said(old)} -> {_said(new)}")
+    return ", ".join(changes)
 
 
-def get_analysis(name: str) -> str:
-    """What the step's results showed (its ``analysis``), as one paragraph."""
-    get_model(name)
-    return " ".join(getattr(_REGISTRY[name], "analysis", "").split())
-
-
-@dataclass(frozen=True)
-class TestRecord:
-    evidence: str  # the validation runs that sent the model to the test set (a tag of results/val)
-    beats: str  # the model whose validation floor it had to beat
-    test_informed: str  # the test results that informed its choice
-    evidence_seeds: tuple[int, ...] = ()  # the validation seeds on record when it went to the test set (all: ())
-
-
-def get_test_record(name: str) -> TestRecord:
-    """The model's own entry in the test-set record; a step does not inherit its parent's."""
-    get_model(name)
-    own = vars(_REGISTRY[name])
-    return TestRecord(
-        own.get("evidence", ""), own.get("beats", ""), own.get("test_informed", ""), own.get("evidence_seeds", ())
-    )
+def _said(value) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -333,14 +330,7 @@ class TinyNet(nn.Module):
     dropout: float = 0.0
     act: str = "relu"
     recipe: dict = {}
-    analysis: str = ""  # what the step's results showed, for the README and the notebook
-    # The test-set record (the README's ledger): the validation runs that sent the model to the test set (a tag of
-    # results/val, "grid-<point>"), the model whose validation floor it had to beat, and, said plainly, the test
-    # results that informed its choice.
-    evidence: str = ""
-    beats: str = ""
-    test_informed: str = ""
-    evidence_seeds: tuple[int, ...] = ()
+    builds_on: str = ""  # a registered model: the step this one changes (step_change says what changed)
 
     def __init__(
         self, layers: Sequence[str] | None = None, dropout: float | None = None, act: str | None = None
@@ -400,327 +390,194 @@ class TinyNet(nn.Module):
         return F.log_softmax(self.head(x).flatten(1), dim=1)
 
 
-# Training recipes. Plain SGD with a constant rate is the course's starting point; the
-# later steps add augmentation and a one-cycle schedule. Keys are TrainConfig fields.
-_CONSTANT_LR = dict(optimizer="sgd", lr=0.02, momentum=0.9, schedule="constant", rotate=0.0, scale=0.0, translate=0.0)
-_AUGMENT = dict(rotate=10.0, scale=0.1, translate=2.0)
-_ONE_CYCLE = dict(schedule="onecycle", lr=0.1, nesterov=True, weight_decay=0.0)
+# Training recipes: TrainConfig fields, each a whole recipe (a field left out takes TrainConfig's default). Plain
+# SGD at a constant rate is the course's starting point; the later steps add augmentation, then a one-cycle schedule.
+CONSTANT_RATE = dict(
+    optimizer="sgd",
+    lr=0.02,
+    momentum=0.9,
+    nesterov=False,
+    schedule="constant",
+    hold=0,
+    rotate=0.0,
+    scale=0.0,
+    translate=0.0,
+    bn_batches=0,
+)
+AUGMENTED = dict(CONSTANT_RATE, rotate=10.0, scale=0.1, translate=2.0)
+ONE_CYCLE = dict(AUGMENTED, schedule="onecycle", lr=0.1, nesterov=True)
 
 
 # ---------------------------------------------------------------------- Session 7
+# Each step states its whole network and recipe; ``builds_on`` names the step it changes, and the README and the
+# notebooks print what changed (``step_change``). Each step's details, Analysis and test-set record are in
+# docs/steps.toml.
 
 
 @register_model
 class Model_1(TinyNet):
     """Skeleton: a network of the final shape that learns, with no BatchNorm, no dropout,
-    no augmentation and a constant learning rate.
-
-    Two 3x3 convolutions at full resolution (28 -> 24 pixels), a max-pool at a receptive field
-    of 6 pixels, where MNIST's strokes and edges are visible, a 1x1 transition, three more 3x3
-    convolutions (12 -> 6 pixels, receptive field 18), global average pooling and a 1x1
-    convolution to 10 classes. Channels are generous (12 to 24): does the shape learn at all?
-    """
+    no augmentation and a constant learning rate."""
 
     layers = ("12", "24", "M", "t12", "24", "24", "24")
-    bn = False
-    recipe = dict(_CONSTANT_LR)
-    analysis = (
-        "The shape learns, slowly: the running training accuracy of the first epoch is 23%, and the test "
-        "accuracy climbs for eight epochs (80.5% to 98.7%), then wobbles between 98.5% and 98.9% at the "
-        "constant rate. The final training accuracy is 0.2 points above the test accuracy, so the network "
-        "is hardly overfitting: it learns slowly. Next: cut it to the budget first, to see what the cut "
-        "costs, then make it train faster."
-    )
+    bn, dropout, act = False, 0.0, "relu"
+    recipe = CONSTANT_RATE
 
 
 @register_model
-class Model_2(Model_1):
-    """Lighter: the same shape with 8 to 16 channels, under the 8,000-parameter budget.
+class Model_2(TinyNet):
+    """Lighter: the same shape with 8 to 16 channels, under the 8,000-parameter budget."""
 
-    How much accuracy does the cut cost before anything else is added?
-    """
-
+    builds_on = "Model_1"
     layers = ("8", "16", "M", "t8", "16", "16", "16")
-    analysis = (
-        "Less than half the parameters cost a few tenths of a percent and an even slower start; train "
-        "and test accuracy still move together. A light network, trained badly: the next step is "
-        "BatchNorm, not more channels."
-    )
+    bn, dropout, act = False, 0.0, "relu"
+    recipe = CONSTANT_RATE
 
 
 @register_model
-class Model_3(Model_2):
-    """BatchNorm after every convolution, to train the light network faster and further.
+class Model_3(TinyNet):
+    """BatchNorm after every convolution, to train the light network faster and further."""
 
-    Without BatchNorm the thin stack trains slowly at a safe learning rate; with it the same
-    rate gives a well-conditioned problem from the first epoch.
-    """
-
-    bn = True
-    analysis = (
-        "The largest single step of the sequence: the first epoch ends near 98% on the test set, and by "
-        "the third the test accuracy passes the best Model_2 reached in fifteen. Train accuracy now runs "
-        "ahead of test accuracy in the later epochs, "
-        "and at the constant rate the test accuracy swings from epoch to epoch. Next: regularize."
-    )
+    builds_on = "Model_2"
+    layers = ("8", "16", "M", "t8", "16", "16", "16")
+    bn, dropout, act = True, 0.0, "relu"
+    recipe = CONSTANT_RATE
 
 
 @register_model
-class Model_4(Model_3):
-    """Regularization: one channel dropout (Dropout2d, p=0.05) after the max-pool.
+class Model_4(TinyNet):
+    """Regularization: one channel dropout (Dropout2d, p=0.05) after the max-pool."""
 
-    The BatchNorm model fits the training images better than the test images; dropout should
-    narrow that gap. One layer, where the features are pooled, keeps the regularization light
-    for so thin a network.
-    """
-
+    builds_on = "Model_3"
     layers = ("8", "16", "M", "D", "t8", "16", "16", "16")
-    dropout = 0.05
-    analysis = (
-        "One channel dropout narrows the train-test gap a little and leaves the accuracy about where it "
-        "was: a network this small has little to overfit. What it lacks is variety in its inputs and a "
-        "rate that settles. Next: augmentation."
-    )
+    bn, dropout, act = True, 0.05, "relu"
+    recipe = CONSTANT_RATE
 
 
 @register_model
-class Model_5(Model_4):
+class Model_5(TinyNet):
     """Augmentation: random rotation (+-10 deg), scale (+-10%) and shift (+-2 px) of every
-    training batch, to show the network the variations of handwriting it meets in the test set.
-    """
+    training batch, to show the network the variations of handwriting it meets in the test set."""
 
-    recipe = dict(_CONSTANT_LR, **_AUGMENT)
-    analysis = (
-        "With augmentation the training accuracy (on augmented batches, dropout on) falls below the test "
-        "accuracy: training got harder, testing did not. At a constant rate the test accuracy still swings "
-        "by more than a tenth of a percent from epoch to epoch (best 99.33%, at epoch 13 of 15), short of "
-        "the bar. Next: a schedule that anneals the "
-        "rate, so that the last epochs are the steadiest."
-    )
+    builds_on = "Model_4"
+    layers = ("8", "16", "M", "D", "t8", "16", "16", "16")
+    bn, dropout, act = True, 0.05, "relu"
+    recipe = AUGMENTED
 
 
 @register_model
-class Model_6(Model_5):
+class Model_6(TinyNet):
     """One-cycle learning rate: ramp up to a high rate, then anneal to nearly zero by the
-    last epoch, so that the final epochs are stable and at their best.
+    last epoch, so that the final epochs are stable and at their best."""
 
-    This step changes the schedule as a whole, three settings at once: constant rate -> one-cycle,
-    the rate 0.02 -> a peak of 0.1, and Nesterov momentum; the architecture is Model_5's.
-    """
-
-    recipe = dict(_CONSTANT_LR, **_AUGMENT, **_ONE_CYCLE)
-    analysis = (
-        "The one-cycle schedule makes the last epochs the best and the steadiest. On seed 1 each of the last 3 "
-        "epochs is at 99.44% or more, and training accuracy stays below test accuracy, so the margin is not bought "
-        "by overfitting. Over 5 seeds the bar holds on 4: seed 4 dips to 99.34% at epoch 13, with the rate still "
-        "annealing. The next steps ask how many of its parameters the bar needs, and Model_10 whether a schedule "
-        "that has finished annealing holds it on every seed."
-    )
+    builds_on = "Model_5"
+    layers = ("8", "16", "M", "D", "t8", "16", "16", "16")
+    bn, dropout, act = True, 0.05, "relu"
+    recipe = ONE_CYCLE
 
 
 @register_model
-class Model_7(Model_6):
+class Model_7(TinyNet):
     """At most 3,500 parameters: 6 to 12 channels and the same recipe, to find how far below
-    the course's budget the 99.4% bar holds.
-    """
+    the course's budget the 99.4% bar holds."""
 
+    builds_on = "Model_6"
     layers = ("6", "12", "M", "D", "t6", "10", "10", "11")
-    test_informed = (
-        "Its size was set by hand at our bar of 3,500 parameters, not by a validation run; the search then took it as "
-        "its calibration point."
-    )
-    analysis = (
-        "Below 3,500 parameters the same recipe falls short of the bar on every seed, by 0.08 to 0.18 points at the "
-        "lowest of the last 3 epochs. The search on the validation split (tools/search.py) then tried the other "
-        "stacks of its list, of 2,082 to 3,498 parameters, and the recipe's ideas one at a time on this stack. Of "
-        "the runs that went the full 15 epochs, only those that hold the final rate for the last 2 epochs ended "
-        "above this stack with this recipe. That is the next step."
-    )
+    bn, dropout, act = True, 0.05, "relu"
+    recipe = ONE_CYCLE
 
 
 @register_model
-class Model_8(Model_6):
+class Model_8(TinyNet):
     """Between the two: 8 to 16 channels before the pool as in Model_6, 12 to 14 after it, the
-    same recipe, to map where between 3,500 and 7,500 parameters the 99.4% bar stops holding.
-    """
+    same recipe, to map where between 3,500 and 7,500 parameters the 99.4% bar stops holding."""
 
+    builds_on = "Model_6"
     layers = ("8", "16", "M", "D", "t8", "12", "14", "14")
-    analysis = (
-        "At 5,786 parameters the bar holds on two seeds of three; on the third one of the last 3 "
-        "epochs dips below 99.4%."
-    )
+    bn, dropout, act = True, 0.05, "relu"
+    recipe = ONE_CYCLE
 
 
 @register_model
-class Model_9(Model_7):
+class Model_9(TinyNet):
     """Hold the floor: Model_7 with its one-cycle schedule run over the first 13 epochs and the final rate
     held for the last 2, so that each of the last 3 epochs evaluates a network whose rate has finished
-    annealing.
+    annealing."""
 
-    On the test set the epochs that missed the bar so far were the 13th of 15, with the rate still
-    annealing (Model_6 seed 4, Model_8 seed 3). One change, the schedule: on the validation split it
-    raised Model_7's stack on both seeds tried (tools/search.py grid and seeds; "What was learned").
-    """
-
-    recipe = dict(Model_7.recipe, hold=2)
-    evidence = "grid-m7+hold2"
-    evidence_seeds = (1, 2)  # seeds 3-5 of the grid point were run a week after its test runs
-    test_informed = (
-        "The held rate answered test-set misses: the epochs below the bar so far were the 13th of 15, with the rate "
-        "still annealing (Model_6 seed 4, Model_8 seed 3)."
-    )
-    analysis = (
-        "Holding the final rate lifts the smallest stack on the test set as well. Over 5 seeds the mean of the last "
-        "3 epochs is 0.04 points above Model_7's, and 2 of the 5 seeds hold each of their last 3 epochs at 99.4% or "
-        "more, where Model_7 held none. The other 3 seeds stay up to 0.14 points short. Even at the held rate, seed "
-        "5 moves by a tenth from one epoch to the next: at 3,434 parameters the bar depends on the seed, not on the "
-        "model."
-    )
+    builds_on = "Model_7"
+    layers = ("6", "12", "M", "D", "t6", "10", "10", "11")
+    bn, dropout, act = True, 0.05, "relu"
+    recipe = dict(ONE_CYCLE, hold=2)
 
 
 @register_model
-class Model_10(Model_6):
+class Model_10(TinyNet):
     """Every seed: Model_6 with Model_9's schedule (one-cycle over the first 13 epochs, the final rate held
-    for the last 2), to find whether the course's 7,442-parameter network holds the bar on all 5 seeds.
+    for the last 2), to find whether the course's 7,442-parameter network holds the bar on all 5 seeds."""
 
-    Model_6 held it on 4 seeds of 5; the one miss was epoch 13 of seed 4, with the rate still annealing.
-    One change, the schedule: on the validation split it raised Model_6's stack on both seeds tried
-    (tools/search.py grid, Model_6+hold2 against Model_6).
-    """
-
-    recipe = dict(Model_6.recipe, hold=2)
-    evidence = "grid-Model_6+hold2"
-    test_informed = (
-        "The held rate answered a test-set miss: Model_6, the same network, fell below the bar at epoch 13 of seed 4."
-    )
-    analysis = (
-        "The held rate makes the bar hold on all 5 seeds: each of the last 3 epochs of every seed is at "
-        "99.46% or more, where Model_6, the same network, had one epoch at 99.34% (seed 4, epoch 13). Over "
-        "the 15 epochs of 5 seeds the mean of the last 3 moves up by a few hundredths, within the "
-        "seed-to-seed spread; what changed is the lowest epoch. Up to this step it is the smallest "
-        "network here that holds the bar on every seed: 7,442 parameters."
-    )
+    builds_on = "Model_6"
+    layers = ("8", "16", "M", "D", "t8", "16", "16", "16")
+    bn, dropout, act = True, 0.05, "relu"
+    recipe = dict(ONE_CYCLE, hold=2)
 
 
 @register_model
-class Model_11(Model_10):
+class Model_11(TinyNet):
     """Fewer channels before the pool: Model_10 with Model_9's layers before it (6 and 12 channels, a 1x1
     transition to 6) and its own three 16-channel layers after it, to find whether the bar holds on every seed
-    with 12% fewer parameters.
+    with 12% fewer parameters."""
 
-    One change, the layers before the pool (three widths at once: 8 -> 6, 16 -> 12, the transition 8 -> 6);
-    the recipe is Model_10's. Chosen on the validation split (tools/search.py, grid point m9-16+hold2, seeds 1-3),
-    where this stack came closest to Model_6's of the stacks between 3,500 and 7,442 parameters.
-    """
-
+    builds_on = "Model_10"
     layers = ("6", "12", "M", "D", "t6", "16", "16", "16")
-    evidence = "grid-m9-16+hold2"
-    analysis = (
-        "Narrower layers before the pool cost the bar on 3 seeds of 5. Seeds 1 and 2 hold each of their last 3 "
-        "epochs at 99.43% or more. Seeds 3 and 4 each have one epoch at 99.39%, and seed 5 two (99.37% and 99.39%): "
-        "one to three test images short. Over 5 seeds the mean of the last 3 epochs is a tenth of a point below "
-        "Model_10's. At 6,560 parameters the bar depends on the seed again; Model_10 stays the smallest network so "
-        "far that holds it on every seed."
-    )
+    bn, dropout, act = True, 0.05, "relu"
+    recipe = dict(ONE_CYCLE, hold=2)
 
 
 @register_model
-class Model_12(Model_9):
+class Model_12(TinyNet):
     """Cheaper convolutions, more channels: Model_9's recipe on depthwise-separable 3x3 convolutions (a 3x3
     filter per channel, then a 1x1 mix) in every 3x3 layer but the first, 16 channels before the pool and four
-    layers of 23 after it, where Model_9's full convolutions afford 10-12, in 3,352 parameters.
+    layers of 23 after it, where Model_9's full convolutions afford 10-12, in 3,352 parameters."""
 
-    One change, the layers; the recipe is Model_9's. Chosen on the validation split (tools/search.py, grid point
-    sep-all-23+hold2, seeds 1-5): 99.18% over the five seeds against 99.07% for Model_9's stack, above it on
-    4 seeds and level with it on the fifth, the highest mean of any stack under 3,500 parameters run on more
-    than one seed.
-    """
-
+    builds_on = "Model_9"
     layers = ("8", "s16", "M", "D", "t8", "s23", "s23", "s23", "s23")
-    evidence = "grid-sep-all-23+hold2"
-    analysis = (
-        "Wider separable layers lift the smallest stack on the test set as they did on the validation split. Over 5 "
-        "seeds the mean of the last 3 epochs is a tenth of a point above Model_9's, with 82 fewer parameters, and "
-        "above Model_11's with half its parameters. 4 of the 5 seeds hold each of their last 3 epochs at 99.43% or "
-        "more; seed 2 ends its last epoch at 99.39%, one test image short. Up to this step it is the best model at "
-        "3,500 parameters or fewer, and Model_10 the smallest that holds the bar on every seed."
-    )
+    bn, dropout, act = True, 0.05, "relu"
+    recipe = dict(ONE_CYCLE, hold=2)
 
 
 @register_model
-class Model_13(Model_12):
+class Model_13(TinyNet):
     """Less dropout: Model_12 with channel dropout at 0.02 instead of 0.05, to find whether the 3,352-parameter
-    stack holds the bar on every seed with less regularization.
+    stack holds the bar on every seed with less regularization."""
 
-    One change, the dropout rate; the layers and the recipe are Model_12's. Chosen on the validation split
-    (tools/search.py, grid point sep-all-23+hold2+drop0.02, seeds 1-5): 99.21% over the five seeds against 99.18% for
-    Model_12, with the two lowest seeds of Model_12 rising most (+0.08 and +0.06) and the spread of the five
-    seeds 0.13 against 0.24.
-    """
-
-    dropout = 0.02
-    evidence = "grid-sep-all-23+hold2+drop0.02"
-    analysis = (
-        "Less dropout does not carry over to the test set. Each of the 5 seeds ends below the same seed of "
-        "Model_12, by 0.02 to 0.10 in the mean of its last 3 epochs: 99.42% against 99.47% over the 5. 3 of the 5 "
-        "seeds hold the bar; seeds 1 and 2 end their last epoch at 99.36% and 99.38%. The training accuracy on "
-        "augmented batches rises by about a tenth while the test accuracy falls. The validation gain of three "
-        "hundredths over five seeds was within seed noise."
-    )
+    builds_on = "Model_12"
+    layers = ("8", "s16", "M", "D", "t8", "s23", "s23", "s23", "s23")
+    bn, dropout, act = True, 0.02, "relu"
+    recipe = dict(ONE_CYCLE, hold=2)
 
 
 @register_model
-class Model_14(Model_12):
+class Model_14(TinyNet):
     """Steadier evaluation: Model_12 with BatchNorm's running statistics re-estimated before each evaluation, as the
     plain mean over 300 batches of un-augmented training images, to find whether the 3,352-parameter network holds
-    the bar on every seed when its last epochs no longer move with the last training batches' statistics.
+    the bar on every seed when its last epochs no longer move with the last training batches' statistics."""
 
-    One change, the statistics the network is evaluated with; the layers and the training are Model_12's, and so are
-    the trained weights. Chosen on the validation split (tools/search.py, grid point sep-all-23+hold2+bn300, seeds 1-5),
-    where each run trains as Model_12's stack does on the same seed, step for step: the lowest of the last 3 epochs
-    rose on 3 seeds (by 0.02 to 0.08), stayed on one and fell by 0.03 on the other, and the spread within the last 3
-    epochs halved, while the mean over the five seeds stayed where it was.
-    """
-
-    recipe = dict(Model_12.recipe, bn_batches=300)
-    evidence = "grid-sep-all-23+hold2+bn300"
-    test_informed = (
-        "The re-estimate went onto Model_12 after Model_13, the validation leader (dropout 0.02), fell below Model_12 "
-        "on the test set; Model_14's trained weights are Model_12's, whose test results were known."
-    )
-    analysis = (
-        "The same training as Model_12's, step for step (the same training loss in every epoch of seeds 1-5), "
-        "evaluated with re-estimated statistics. On seeds 1-5, made when it was chosen, every seed holds the bar, "
-        "the last 3 epochs of each within 0.02 of each other. Seeds 6-10, made later on another CPU, hold on 2 of "
-        "5, with floors of 99.37% to 99.46%. Over 10 seeds 7 hold and the mean floor is 99.43%, three test images "
-        "above the bar. It stays the smallest model here, but its claim rests on a margin smaller than the test "
-        "set's own sampling error."
-    )
+    builds_on = "Model_12"
+    layers = ("8", "s16", "M", "D", "t8", "s23", "s23", "s23", "s23")
+    bn, dropout, act = True, 0.05, "relu"
+    recipe = dict(ONE_CYCLE, hold=2, bn_batches=300)
 
 
 @register_model
-class Model_15(Model_14):
+class Model_15(TinyNet):
     """Room to spare: Model_14's shape and recipe with the course's budget spent on width, 12 and 24 channels before
     the pool and four separable layers of 39 after it, in 7,792 parameters, to find a Session 7 model whose every seed
-    clears the bar with a margin.
+    clears the bar with a margin."""
 
-    One change, the widths of the layers; the recipe is Model_14's (the held rate, BatchNorm's statistics re-estimated
-    before each evaluation). Chosen on the validation split (tools/search.py, grid point sep-24-39+hold2+bn300) among
-    four ways to spend the budget on Model_14's shape, and Model_10's stack on the same recipe. Over five validation
-    seeds its mean floor is 99.33% against Model_14's 99.18%, above it on every seed.
-    """
-
+    builds_on = "Model_14"
     layers = ("12", "s24", "M", "D", "t12", "s39", "s39", "s39", "s39")
-    evidence = "grid-sep-24-39+hold2+bn300"
-    beats = "Model_14"
-    analysis = (
-        "Width buys the margin that Model_14 lacked. All 10 seeds hold, with floors of 99.48% to 99.61% (mean 99.53%, "
-        "standard deviation 0.04): 8 to 21 test images above the bar, where Model_14's floors sit 3 above it on "
-        "average. Seeds 6-10 ran on a GPU, other draws than the CPUs' of seeds 1-5, and their floors, 99.50% to "
-        "99.57%, lie inside the spread of the first five. The last 3 epochs of each seed lie within 0.02 of each "
-        "other. The mean floor is above our 99.50% target for a claim with room to spare. It is the Session 7 "
-        "model; Model_14 stays the smallest."
-    )
+    bn, dropout, act = True, 0.05, "relu"
+    recipe = dict(ONE_CYCLE, hold=2, bn_batches=300)
 
 
 # ---------------------------------------------------------------------- Session 6
@@ -729,22 +586,12 @@ class Model_15(Model_14):
 @register_model
 class S6_Model(TinyNet):
     """Session 6: under 20,000 parameters with BatchNorm, Dropout and global average pooling,
-    at 99.5% in each of the last 3 of 15 epochs.
+    at 99.5% in each of the last 3 of 15 epochs."""
 
-    Model_6's layers at 1.5 times their channels (12 to 24) with Model_6's recipe: augmentation, the one-cycle
-    schedule and dropout 0.05, but neither the held final rate nor the BatchNorm re-estimate of later steps.
-    """
-
+    builds_on = "Model_6"
     layers = ("12", "24", "M", "D", "t12", "24", "24", "24")
-    dropout = 0.05
-    test_informed = "Its recipe is Model_6's, chosen in Session 7's steps, each of which was evaluated on the test set."
-    analysis = (
-        "1.5 times the channels of Model_6 and the same recipe. Over 10 seeds the floors run from 99.49% to 99.61% "
-        "(mean 99.56%, standard deviation 0.04): every seed clears the course's 99.4%, and 9 of 10 clear our 99.5%, "
-        "seed 10 one test image short of it. The training accuracy on augmented batches, 99.46% to 99.53% in the "
-        "last epoch, stays at or below the test accuracy."
-    )
-    recipe = dict(_CONSTANT_LR, **_AUGMENT, **_ONE_CYCLE)
+    bn, dropout, act = True, 0.05, "relu"
+    recipe = ONE_CYCLE
 
 
 # The models that the notebooks name as final, that CI checks and trains in full, and the README reports.

@@ -43,11 +43,29 @@ def test_parameter_count_agrees_with_torchsummary(name):
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_every_model_states_its_target_analysis_and_recipe(name):
+def test_every_model_states_its_target_and_recipe(name):
     assert len(model_lib.get_target(name)) > 20
-    assert len(type(model_lib.get_model(name)).analysis.split()) > 5, f"{name} has no Analysis"
     cfg = utils.TrainConfig.for_model(name)
     assert cfg.epochs <= 15
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_model_states_its_whole_spec_where_it_is_declared(name):
+    """Layers, BatchNorm, dropout, activation and recipe are the class's own, and it inherits from TinyNet alone."""
+    cls = type(model_lib.get_model(name))
+    assert cls.__bases__ == (model_lib.TinyNet,), cls.__bases__
+    assert {"layers", "bn", "dropout", "act", "recipe"} <= set(vars(cls)), name
+    assert not cls.builds_on or cls.builds_on in model_lib.list_models()
+
+
+def test_the_step_story_is_read_off_the_specs():
+    assert model_lib.step_change("Model_1") == ""  # the first step builds on none
+    assert model_lib.step_change("Model_3") == "BatchNorm off -> on"
+    assert model_lib.step_change("Model_9") == "hold 0 -> 2"
+    assert model_lib.step_change("Model_13") == "dropout 0.05 -> 0.02"
+    assert model_lib.step_change("Model_12") == "layers 6 12 M D t6 10 10 11 -> 8 s16 M D t8 s23 s23 s23 s23"
+    # Model_6 changes the schedule as a whole: every key that differs, in the recipe's order
+    assert model_lib.step_change("Model_6") == "lr 0.02 -> 0.1, nesterov off -> on, schedule constant -> onecycle"
 
 
 @pytest.mark.parametrize("name", ALL)

@@ -8,7 +8,7 @@ import pytest
 
 import model as model_lib
 from tools import report
-from tools.report import claims, search_tables
+from tools.report import claims, search_tables, steps
 from tools.report.documents import DOCUMENTS
 from tools.report.figures import FINGERPRINTS
 from utils import course
@@ -352,7 +352,7 @@ def test_the_ledger_gives_the_validation_evidence_on_record_when_each_model_went
     assert shallow.stdout.strip() == "false", "this test reads the whole history: clone without --depth"
     checked = 0
     for name in model_lib.list_models():
-        record = model_lib.get_test_record(name)
+        record = steps.test_record(name)
         tests = sorted((REPO / "results").glob(f"{name}-seed*.json"))
         vals = {
             int(p.stem.rsplit("seed", 1)[1]): p
@@ -370,10 +370,10 @@ def test_the_ledger_gives_the_validation_evidence_on_record_when_each_model_went
 def test_a_model_sent_to_the_test_set_beat_its_incumbent_on_five_validation_seeds(rep):
     """The rule since Model_15: a configuration goes to the test set only once its mean floor on the validation
     split, over 5 seeds, is above the incumbent's."""
-    ruled = [n for n in model_lib.list_models() if model_lib.get_test_record(n).beats and n in rep.runs]
+    ruled = [n for n in model_lib.list_models() if steps.test_record(n).beats and n in rep.runs]
     assert ruled, "no model on the test set names the incumbent it beat"
     for name in ruled:
         mine = claims.validation_floor(rep, name)
-        theirs = claims.validation_floor(rep, model_lib.get_test_record(name).beats)
+        theirs = claims.validation_floor(rep, steps.test_record(name).beats)
         assert mine and theirs and len(mine[1]) >= 5 and len(theirs[1]) >= 5, name
         assert mine[0] > theirs[0], (name, mine, theirs)

@@ -12,7 +12,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 import model
-from tools.report import claims
+from tools.report import claims, steps
 from tools.report.results import Report, requirement_lines
 from utils.course import S6, S6_OURS, S7, S7_SMALLEST, SMOKE
 from utils.paths import REPO, repository_slug
@@ -66,14 +66,16 @@ print(f"MNIST verified: {len(data.train_labels):,} training and {len(data.test_l
 results = {}"""
 
 
-def step_md(name: str) -> str:
-    rest = model.get_details(name)
-    analysis = model.get_analysis(name) or "_See the README._"
+def step_md(name: str, rep: Report) -> str:
+    details = steps.details(name, rep)
+    change = model.step_change(name)
+    changed = f"**Change from {model.get_model(name).builds_on}.** {change}.\n\n" if change else ""
     return (
-        f"## {name}\n\n**Target.** {model.get_target(name)} {rest}\n\n"
+        f"## {name}\n\n**Target.** {model.get_target(name)}{' ' + details if details else ''}\n\n"
+        f"{changed}"
         "**Results.** Printed below by the run: the summary, the receptive field, the per-epoch log "
         "and the curves.\n\n"
-        f"**Analysis** (of the reference run, `results/{name}-seed1.json`). {analysis}"
+        f"**Analysis** (of the reference runs in `results/`). {steps.analysis(name, rep)}"
     )
 
 
@@ -127,9 +129,9 @@ using BatchNorm, Dropout and global average pooling. Our bar: **{ours.min_acc:g}
 {runtime}"""
 
 
-def verdicts(*targets: tuple) -> str:
+def verdicts(rep: Report, *targets: tuple) -> str:
     """How the reference runs of each (model, bar, whose bar) fare, as the README's results say it."""
-    runs = Report().runs
+    runs = rep.runs
     said = []
     for name, bar, whose in targets:
         if name in runs:
@@ -152,6 +154,7 @@ def timing(which: str) -> str:
 
 
 def build(which: str) -> nbformat.NotebookNode:
+    rep = Report()
     if which == "S7":
         names = model.s7_models()
         runtime = RUNTIME.format(timing=timing(which), trains=f"`{names[0]}` ... `{names[-1]}`")
@@ -163,6 +166,7 @@ def build(which: str) -> nbformat.NotebookNode:
             final=model.S7_FINAL,
             runtime=runtime,
             verdicts=verdicts(
+                rep,
                 (model.S7_FINAL, S7, "the course's bar"),
                 (model.S7_SMALLEST, S7_SMALLEST, f"ours ({S7_SMALLEST.params_text} parameters)"),
             ),
@@ -180,7 +184,7 @@ def build(which: str) -> nbformat.NotebookNode:
             ours=S6_OURS,
             final=model.S6_FINAL,
             runtime=runtime,
-            verdicts=verdicts((model.S6_FINAL, S6, "the course's bar"), (model.S6_FINAL, S6_OURS, "ours")),
+            verdicts=verdicts(rep, (model.S6_FINAL, S6, "the course's bar"), (model.S6_FINAL, S6_OURS, "ours")),
         )
         finals = [(model.S6_FINAL, "Final model")]
     cells = [
@@ -190,7 +194,7 @@ def build(which: str) -> nbformat.NotebookNode:
         new_code_cell(IMPORTS),
     ]
     for n in names:
-        cells += [new_markdown_cell(step_md(n)), new_code_cell(step_code(n))]
+        cells += [new_markdown_cell(step_md(n, rep)), new_code_cell(step_code(n))]
     if which == "S7":
         cells += [
             new_markdown_cell(

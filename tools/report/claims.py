@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import model as model_lib
+from tools.report import steps
 from tools.report.figures import image
 from tools.report.results import Report, requirement_lines
 from utils import course
@@ -237,6 +238,12 @@ def step_results(rep: Report, name: str) -> str:
     return said
 
 
+def change(name: str) -> str:
+    """What the step changes from the one it builds on, as a sentence after its Target (empty for the first)."""
+    said = model_lib.step_change(name)
+    return f" *Change from {model_lib.get_model(name).builds_on}:* {said}." if said else ""
+
+
 def s7_steps(rep: Report) -> str:
     """Each Session 7 step's Target, Results and Analysis, in a few lines."""
     parts = []
@@ -245,9 +252,9 @@ def s7_steps(rep: Report) -> str:
             continue
         parts.append(
             f"### {name} · {rep.runs[name][0].params:,} parameters\n"
-            f"- **Target.** {model_lib.get_target(name)}\n"
+            f"- **Target.** {model_lib.get_target(name)}{change(name)}\n"
             f"- **Results.** {step_results(rep, name)}\n"
-            f"- **Analysis.** {model_lib.get_analysis(name)}"
+            f"- **Analysis.** {steps.analysis(name, rep)}"
         )
     parts.append("\n" + image("s7_steps_curves.png", "Session 7 steps: test and training accuracy per epoch, seed 1"))
     return "\n".join(parts)
@@ -317,7 +324,7 @@ def validation_runs(rep: Report, tag: str) -> list:
 def validation_floor(rep: Report, name: str, when_sent: bool = False) -> tuple[float, list[int]] | None:
     """(mean floor, seeds) of the validation runs of the point that sent a model to the test set (``when_sent``: only
     those on record when it went there); None without any."""
-    record = model_lib.get_test_record(name)
+    record = steps.test_record(name)
     runs = validation_runs(rep, record.evidence) if record.evidence else []
     if when_sent and record.evidence_seeds:
         runs = [r for r in runs if r.config["seed"] in record.evidence_seeds]
@@ -333,7 +340,7 @@ def ledger(rep: Report) -> str:
     for name in [*model_lib.s7_models(), model_lib.S6_FINAL]:
         if name not in rep.runs:
             continue
-        runs, record = rep.runs[name], model_lib.get_test_record(name)
+        runs, record = rep.runs[name], steps.test_record(name)
         bar = course.S6 if name == model_lib.S6_FINAL else course.S7
         mean, _, _ = floor_stats(runs, bar)
         commits = sorted({r.environment.get("git_commit", "")[:7] for r in runs})
@@ -352,7 +359,7 @@ def ledger(rep: Report) -> str:
                 "mean floor": f"{mean:.2f}%",
                 "commits": ", ".join(commits),
                 "validation evidence": said,
-                "test results that informed it": record.test_informed or "-",
+                "test results that informed it": steps.informed_by(name, rep) or "-",
             }
         )
     return f"{chosen_how(rep)}\n\n{markdown_table(rows)}"

@@ -25,49 +25,6 @@ from utils.paths import DEFAULT_DATA_DIR, DEFAULT_RUNS_DIR
 from utils.runs import last_epochs_stats
 from utils.training import train
 
-# Options that override the model's recipe; None keeps the recipe's value.
-OVERRIDES = {
-    "epochs": (int, "number of epochs"),
-    "batch_size": (int, "training batch size"),
-    "optimizer": (str, "sgd or adam"),
-    "lr": (float, "learning rate (the peak rate of the one-cycle schedule)"),
-    "momentum": (float, "SGD momentum"),
-    "weight_decay": (float, "L2 weight decay"),
-    "schedule": (str, "constant or onecycle"),
-    "warmup": (float, "one-cycle: fraction of the steps spent ramping up"),
-    "hold": (int, "one-cycle: the last HOLD epochs stay at the final rate; the cycle spans the epochs before them"),
-    "rotate": (float, "augmentation: maximum rotation in degrees"),
-    "scale": (float, "augmentation: maximum scale change, as a fraction"),
-    "translate": (float, "augmentation: maximum shift in pixels"),
-    "eval_split": (
-        str,
-        "test: train on all 60k images and evaluate the test set; "
-        "val: train on 50k and evaluate 10k held out of the training images",
-    ),
-    "train_limit": (int, "train on this many images only (0: all)"),
-    "eval_limit": (int, "evaluate this many images only (0: all)"),
-    "tag": (str, "suffix of the results file name, for runs with other hyperparameters"),
-    "layers": (
-        str,
-        'train this stack instead of the model\'s own, e.g. "8 12 M D t8 s16 s16 s16" (tokens: see model.TinyNet)',
-    ),
-    "dropout": (float, "with --layers: the Dropout2d rate of its D tokens"),
-    "activation": (str, "with --layers: the activation of its convolutions, relu or silu"),
-    "label_smoothing": (float, "label smoothing of the training loss"),
-    "ema": (float, "evaluate an exponential moving average of the weights with this decay (0: off)"),
-    "bn_batches": (
-        int,
-        "before each evaluation, BatchNorm's running statistics from this many batches of un-augmented training "
-        "images (0: off)",
-    ),
-    "teacher": (
-        str,
-        "distillation: the results file of a trained network (its weights lie beside it) trained on the same images",
-    ),
-    "distill": (float, "distillation: weight of the teacher's soft targets in the loss"),
-    "distill_temperature": (float, "distillation: softening temperature"),
-}
-
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -75,7 +32,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--model", default=model_lib.S7_FINAL, help=f"registered model name (see --list; default: {model_lib.S7_FINAL})"
     )
     p.add_argument("--seeds", type=int, nargs="+", default=[1], help="one run per seed (default: 1)")
-    for name, (kind, help_text) in OVERRIDES.items():
+    for name, (kind, help_text) in TrainConfig.options().items():
         p.add_argument(
             "--" + name.replace("_", "-"), type=kind, default=None, help=help_text + " (default: the model's recipe)"
         )
@@ -115,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{model_lib.get_target(name)}"
             )
         return 0
-    overrides = {k: getattr(args, k) for k in OVERRIDES if getattr(args, k) is not None}
+    overrides = {k: getattr(args, k) for k in TrainConfig.options() if getattr(args, k) is not None}
     if args.dry_run or args.smoke:
         overrides.update(SMOKE)
     try:

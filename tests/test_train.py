@@ -9,6 +9,7 @@ import torch
 import torch.nn as nn
 
 import model as model_lib
+import train as train_cli
 import utils
 from utils import course
 
@@ -237,6 +238,19 @@ def test_cli_help_documents_every_option():
         "--schedule",
     ):
         assert option in proc.stdout
+
+
+def test_each_training_option_is_a_config_field_whose_help_is_written_once():
+    """train.py's recipe options are TrainConfig's fields made with ``option``: the help text lives beside the field,
+    and nowhere else in the code."""
+    options = utils.TrainConfig.options()
+    assert {"epochs", "lr", "hold", "bn_batches", "layers"} <= set(options)
+    assert "model" not in options and "seed" not in options  # train.py's own --model and --seeds
+    tracked = subprocess.run(["git", "ls-files", "*.py"], cwd=REPO, capture_output=True, text=True, check=True)
+    elsewhere = [(REPO / path).read_text() for path in tracked.stdout.split() if path != "utils/config.py"]
+    for name, (kind, help_text) in options.items():
+        assert not any(help_text[:30] in text for text in elsewhere), name
+        assert getattr(train_cli.parse_args([f"--{name.replace('_', '-')}", str(kind(1))]), name) == kind(1), name
 
 
 def test_cli_list_names_every_model():

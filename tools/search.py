@@ -43,7 +43,7 @@ from tools.search_space import (
     STACKS,
     TEACHER_FILE,
 )
-from utils.config import EpochRecord, Result, TrainConfig
+from utils.config import EpochRecord, Result, TrainConfig, run_name
 from utils.course import SMOKE
 from utils.inspection import last_feature_layer
 from utils.paths import DEFAULT_RESULTS_DIR, REPO, say
@@ -343,7 +343,7 @@ def stage_seeds(args) -> None:
     """Runs already made on seed 1, again on other seeds, full length, never pruned."""
     configs = []
     for run in args.runs:
-        path = VAL_DIR / f"{RECIPE_OF}-{run}-seed1.json"
+        path = result_path(VAL_DIR, run_name(RECIPE_OF, 1, run))
         if not path.exists():
             raise ValueError(f"no run {run!r}: {path} does not exist")
         base = load_result(path).config

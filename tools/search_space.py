@@ -4,12 +4,13 @@ with recipe changes. Tables only; tools/search.py runs them. Each comment says w
 
 from __future__ import annotations
 
+from utils.config import run_name
 from utils.course import S7_SMALLEST
 from utils.paths import DEFAULT_RESULTS_DIR, REPO
 
 RECIPE_OF = "Model_7"  # the recipe every candidate starts from (Model_6's, at Model_7's size)
 PARAM_RANGE = (2000, S7_SMALLEST.max_params)  # the candidates: below our Session 7 bar of parameters
-TEACHER_FILE = "S6_Model-teacher-seed1.json"  # the teacher stage: distillation's teacher, in the validation folder
+TEACHER_FILE = f"{run_name('S6_Model', 1, 'teacher')}.json"  # the teacher stage: distillation's teacher, in results/val
 
 # name -> layer stack (model.TinyNet tokens). One-pool stacks like Model_7's; two pools; padded;
 # where the 1x1 transition sits; depthwise-separable convolutions in some or all layers.

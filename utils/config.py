@@ -11,40 +11,59 @@ import torch.nn as nn
 import model as model_lib
 
 
+def option(default, help: str):
+    """A TrainConfig field that overrides a model's recipe, offered by train.py as ``--<name>`` with this help."""
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that defines a run. ``TrainConfig.for_model(name)`` starts from the model's recipe."""
+    """Everything that defines a run. ``TrainConfig.for_model(name)`` starts from the model's recipe; the fields made
+    with ``option`` are train.py's options, their help text written here only."""
 
     model: str = "Model_6"
-    epochs: int = 15
-    batch_size: int = 128
-    optimizer: str = "sgd"  # sgd | adam
-    lr: float = 0.02  # the constant rate, or the peak of the one-cycle schedule
-    momentum: float = 0.9
+    epochs: int = option(15, "number of epochs")
+    batch_size: int = option(128, "training batch size")
+    optimizer: str = option("sgd", "the optimizer, sgd or adam")
+    lr: float = option(0.02, "learning rate (the constant rate, or the peak rate of the one-cycle schedule)")
+    momentum: float = option(0.9, "SGD momentum")
     nesterov: bool = False
-    weight_decay: float = 0.0
-    schedule: str = "constant"  # constant | onecycle
-    warmup: float = 0.25  # one-cycle: fraction of the steps spent ramping up
-    hold: int = 0  # one-cycle: the last ``hold`` epochs stay at the final rate (the cycle spans the ones before)
-    rotate: float = 0.0  # degrees
-    scale: float = 0.0  # fraction
-    translate: float = 0.0  # pixels
+    weight_decay: float = option(0.0, "L2 weight decay")
+    schedule: str = option("constant", "the learning-rate schedule, constant or onecycle")
+    warmup: float = option(0.25, "one-cycle: fraction of the steps spent ramping up")
+    hold: int = option(0, "one-cycle: the last HOLD epochs stay at the final rate; the cycle spans the epochs before")
+    rotate: float = option(0.0, "augmentation: maximum rotation in degrees")
+    scale: float = option(0.0, "augmentation: maximum scale change, as a fraction")
+    translate: float = option(0.0, "augmentation: maximum shift in pixels")
     clean: int = 0  # the last ``clean`` epochs train on the images as they are, without augmentation
     seed: int = 1
-    eval_split: str = "test"  # test: train on all 60k | val: train on 50k, evaluate the held-out 10k
+    eval_split: str = option(
+        "test",
+        "test: train on all 60k images and evaluate the test set; "
+        "val: train on 50k and evaluate 10k held out of the training images",
+    )
     val_size: int = 10000
-    train_limit: int = 0  # > 0: train on this many images only (smoke runs)
-    eval_limit: int = 0  # > 0: evaluate this many images only (smoke runs)
-    tag: str = ""  # distinguishes runs of one model with other hyperparameters
-    layers: str = ""  # non-empty: train this stack (model.TinyNet tokens) instead of the model's own
-    dropout: float = -1.0  # with ``layers``: the Dropout2d rate of its "D" tokens (-1: the model's own)
-    activation: str = ""  # with ``layers``: the activation of its convolutions ("": the model's own)
-    label_smoothing: float = 0.0
-    ema: float = 0.0  # > 0: evaluate an exponential moving average of the weights with this decay
-    bn_batches: int = 0  # > 0: before each evaluation, BatchNorm's statistics from this many un-augmented batches
-    teacher: str = ""  # distillation: a results file (relative to the repository) whose trained weights teach
-    distill: float = 0.0  # weight of the teacher's soft targets in the loss (0: off)
-    distill_temperature: float = 4.0
+    train_limit: int = option(0, "train on this many images only (0: all)")
+    eval_limit: int = option(0, "evaluate this many images only (0: all)")
+    tag: str = option("", "suffix of the results file name, for runs with other hyperparameters")
+    layers: str = option(
+        "", 'train this stack instead of the model\'s own, e.g. "8 12 M D t8 s16 s16 s16" (tokens: see model.TinyNet)'
+    )
+    dropout: float = option(-1.0, "with --layers: the Dropout2d rate of its D tokens (-1: the model's own)")
+    activation: str = option("", "with --layers: the activation of its convolutions, relu or silu")
+    label_smoothing: float = option(0.0, "label smoothing of the training loss")
+    ema: float = option(0.0, "evaluate an exponential moving average of the weights with this decay (0: off)")
+    bn_batches: int = option(
+        0,
+        "before each evaluation, BatchNorm's running statistics from this many batches of un-augmented training "
+        "images (0: off)",
+    )
+    teacher: str = option(
+        "",
+        "distillation: the results file of a trained network (its weights lie beside it) trained on the same images",
+    )
+    distill: float = option(0.0, "distillation: weight of the teacher's soft targets in the loss")
+    distill_temperature: float = option(4.0, "distillation: softening temperature")
 
     @classmethod
     def for_model(cls, model: str, **overrides) -> TrainConfig:
@@ -104,8 +123,18 @@ class TrainConfig:
 
     @property
     def run_name(self) -> str:
-        tag = f"-{self.tag}" if self.tag else ""
-        return f"{self.model}{tag}-seed{self.seed}"
+        return run_name(self.model, self.seed, self.tag)
+
+    @classmethod
+    def options(cls) -> dict[str, tuple[type, str]]:
+        """name -> (type, help) of the fields that train.py offers as options."""
+        kinds = {"int": int, "float": float, "str": str}
+        return {f.name: (kinds[f.type], f.metadata["help"]) for f in dataclasses.fields(cls) if "help" in f.metadata}
+
+
+def run_name(model: str, seed: int, tag: str = "") -> str:
+    """The name of a run, and of its files: ``Model_7-grid-m7+hold2-seed3`` (.json, .safetensors)."""
+    return f"{model}{'-' + tag if tag else ''}-seed{seed}"
 
 
 @dataclass

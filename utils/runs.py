@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 
 import model as model_lib
-from utils.config import EpochRecord, Result, TrainConfig
+from utils.config import EpochRecord, Result, TrainConfig, run_name
 from utils.data import default_device
 from utils.paths import DEFAULT_RESULTS_DIR, REPO, write_atomic
 
@@ -138,7 +138,7 @@ def load_trained(
 ) -> nn.Module:
     """A registered model with the weights of its run ``results/<name>-seed<seed>``, in eval mode."""
     model_lib.get_model(name)  # an unknown name raises, listing the known ones
-    path = result_path(results_dir, f"{name}-seed{seed}")
+    path = result_path(results_dir, run_name(name, seed))
     if not weights_path(path).exists():
         raise WeightsError(f"no trained weights for {name} seed {seed}: {weights_path(path)} does not exist")
     return load_weights(model_lib.get_model(name), weights_path(path)).to(device or torch.device("cpu"))

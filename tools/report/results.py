@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from utils.config import run_name
 from utils.data import load_mnist
 from utils.paths import DEFAULT_RESULTS_DIR, REPO
 from utils.runs import load_results, result_path, weights_path
@@ -40,7 +41,7 @@ class Report:
         return self.runs[name][0]
 
     def has_weights(self, name: str) -> bool:
-        return weights_path(result_path(self.results_dir, f"{name}-seed1")).exists()
+        return weights_path(result_path(self.results_dir, run_name(name, 1))).exists()
 
     def test_set(self) -> tuple:
         data = load_mnist(log=lambda s: None)

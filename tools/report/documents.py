@@ -39,6 +39,7 @@ def blocks(rep: Report) -> dict[str, str]:
         "submission": extras.submission,
         "s7-steps": claims.s7_steps,
         "s7-frontier": claims.frontier,
+        "s7-robust-frontier": claims.robust_frontier,
         "ledger": claims.ledger,
         "predict": extras.predict_demo,
         "selection": search_tables.selection,

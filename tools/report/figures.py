@@ -15,6 +15,7 @@ import model as model_lib
 import predict
 from tools.report.results import FIGURES, Report
 from utils import plots
+from utils.course import S7
 from utils.paths import REPO, write_atomic
 from utils.runs import load_trained
 
@@ -31,6 +32,7 @@ def figure_files(rep: Report) -> dict[str, Callable]:
             [rep.seed1(n) for n in steps],
             "Session 7 steps, seed 1: test accuracy (solid) and training accuracy (dashed) per epoch; bar dotted",
         )
+        figs["s7_robust_frontier.png"] = lambda: plot_robust_frontier(rep)
         figs["s7_params_vs_accuracy.png"] = lambda: plots.plot_params_vs_accuracy(
             {n: rep.runs[n] for n in steps},
             "Session 7 models (parameters; seeds that hold): the floor of every test seed",
@@ -53,6 +55,39 @@ def figure_files(rep: Report) -> dict[str, Callable]:
         figs["example_digit.png"] = example_png
         figs["example_digit_seen.png"] = example_figure
     return figs
+
+
+def plot_robust_frontier(rep: Report):
+    """Parameters against floors for the robust frontier's sizes: each validation seed (hollow) and test seed
+    (filled; red where it misses the bar), the mean of each as a bar, the test set's bar dashed."""
+    from tools.report.claims import robust_points  # claims draws on this module for its images
+
+    fig, ax = plots.new_figure(size=(7.5, 4))
+    a = ax[0][0]
+    for _stack, val, name, test in robust_points(rep):
+        for runs, offset, label in ((val, -40, "validation"), (test, 40, "test")):
+            if not runs:
+                continue
+            x = runs[0].params + offset
+            floors = [min(r.last(S7.last)) for r in runs]
+            if label == "validation":
+                a.scatter([x] * len(floors), floors, s=20, facecolors="none", edgecolors="tab:grey")
+            else:
+                colours = ["tab:blue" if f >= S7.min_acc else "tab:red" for f in floors]
+                a.scatter([x] * len(floors), floors, s=20, c=colours)
+            a.scatter([x], [sum(floors) / len(floors)], marker="_", s=250, c="black", linewidths=1.5)
+        if name:
+            a.annotate(name, (test[0].params + 60, min(min(r.last(S7.last)) for r in test)), fontsize=7)
+    a.axhline(S7.min_acc, color="grey", ls="--", lw=1)
+    a.set_xlabel("parameters")
+    a.set_ylabel(f"lowest of the last {S7.last} epochs (%)")
+    a.set_title(
+        "One shape at six sizes: validation seeds hollow, test seeds filled (red: under the bar), means as bars",
+        fontsize=9,
+    )
+    a.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
 
 
 def drawn_figures(rep: Report) -> dict[str, tuple[str, bytes]]:

@@ -178,6 +178,7 @@ RECIPE_CHANGES: dict[str, dict] = {
     "drop0.01": dict(dropout=0.01),
     "drop0.02": dict(dropout=0.02),
     "drop0.1": dict(dropout=0.1),
+    "drop0": dict(dropout=0.0),
     # The stacks' own rate written out: such a point trains exactly as its base does, under a name of its own, so
     # that the base runs again on another machine beside a change, without replacing its runs on record
     "drop0.05": dict(dropout=0.05),
@@ -325,4 +326,7 @@ GRID = [
     "sep-9-28+hold2+bn300",
     "sep-10-29+hold2+bn300",
     "sep-11-33+hold2+bn300",
+    # At most 3,500 parameters, robustly: Model_14's stack and recipe with half as much augmentation again and no
+    # dropout, which the recipe stage pruned at epoch 5 while it was ahead (its one-change trials), run to the end
+    "sep-all-23+hold2+bn300+aug1.5+drop0",
 ]

@@ -11,7 +11,7 @@ Its details, Analysis and test-set record are in docs/steps.toml, their numbers 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -89,8 +89,8 @@ def count_parameters(model: nn.Module) -> int:
 # ---------------------------------------------------------------------------- blocks
 
 
-# The nonlinearity after each convolution: ReLU, or SiLU (smooth, no dead channels in layers of a few channels).
-ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "silu": nn.SiLU}
+# The nonlinearity after each convolution (tools/search_blocks.py adds the search's others)
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU}
 
 
 def activation(name: str) -> nn.Module:
@@ -141,154 +141,71 @@ def separable_block(cin: int, cout: int, padding: int = 0, *, bn: bool = True, a
     return nn.Sequential(*layers)
 
 
-class ChannelShuffle(nn.Module):
-    """Interleave the channels of ``groups`` groups (ShuffleNet, Zhang et al., 2018), so that the next grouped
-    convolution mixes what the two halves of this one computed. No parameters."""
-
-    def __init__(self, groups: int) -> None:
-        super().__init__()
-        self.groups = groups
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, c, h, w = x.shape
-        return x.view(n, self.groups, c // self.groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+# ---------------------------------------------------------------------------- layer tokens
 
 
-def grouped_block(cin: int, cout: int, *, bn: bool = True, act: str = "relu", groups: int = 2) -> nn.Sequential:
-    """A 3x3 convolution in ``groups`` groups -> BatchNorm -> activation -> channel shuffle.
+@dataclass
+class Stack:
+    """What a layer token's builder is given: the layers built so far, the channels they give, and the network's
+    BatchNorm, activation and dropout rate. A builder returns its layer and the channels that layer gives."""
 
-    Each output channel sees a 1/groups share of the inputs: 9*cin*cout/groups weights, half a full
-    convolution's at two groups, with every channel still mixed across the stack by the shuffle; between the
-    full convolution and the depthwise-separable one.
-    """
-    if cin % groups or cout % groups:
-        raise ValueError(f"a grouped convolution needs channels divisible by {groups}, not {cin} -> {cout}")
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, groups=groups, bias=not bn),
-        *([nn.BatchNorm2d(cout)] if bn else []),
-        activation(act),
-        ChannelShuffle(groups),
-    )
+    layers: list[nn.Module]
+    channels: int
+    bn: bool
+    act: str
+    dropout: float
 
 
-def factorized_block(cin: int, cout: int, *, bn: bool = True, act: str = "relu") -> nn.Sequential:
-    """A 3x3 convolution in two: 3x1 then 1x3, each with BatchNorm and activation (Inception-v3's factorization).
-
-    It costs 3*cin*cout + 3*cout*cout weights instead of 9*cin*cout (a third less between equal widths) and
-    keeps the mixing of channels in both halves, which the depthwise half of a separable block gives up.
-    """
-    return nn.Sequential(
-        *conv_block(cin, cout, (3, 1), padding=0, bn=bn, act=act),
-        *conv_block(cout, cout, (1, 3), padding=0, bn=bn, act=act),
-    )
+Builder = Callable[[Stack, int], tuple[nn.Module, int]]
+# prefix -> (builder, whether the token ends in a channel count). The course's models use these five; the search's
+# other tokens are added by tools/search_blocks.py through register_token.
+TOKENS: dict[str, tuple[Builder, bool]] = {}
 
 
-class Residual(nn.Module):
-    """A padded 3x3 convolution whose output is added to its input, then the activation (He et al., 2016).
+def register_token(prefix: str, *, channels: bool = True) -> Callable[[Builder], Builder]:
+    """Decorator: ``prefix`` followed by a channel count (or alone, ``channels=False``) builds a layer."""
 
-    The map keeps its size and its channels, so the block adds depth (the receptive field of one more 3x3
-    convolution) without shrinking the map that global average pooling sees, and the identity path carries the
-    gradient past it.
-    The receptive-field table follows the convolution: the widest path through the block.
-    """
+    def add(builder: Builder) -> Builder:
+        TOKENS[prefix] = (builder, channels)
+        return builder
 
-    def __init__(self, channels: int, *, bn: bool = True, act: str = "relu") -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(channels, channels, 3, padding=1, bias=not bn)
-        self.norm = nn.BatchNorm2d(channels) if bn else nn.Identity()
-        self.act = activation(act)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(x + self.norm(self.conv(x)))
+    return add
 
 
-class SharedConv(nn.Module):
-    """An earlier 3x3 convolution applied again, with its own BatchNorm and activation: depth without weights.
-
-    The small stacks here underfit their augmented training batches (train accuracy below validation), so
-    another pass of the same filters buys computation, not parameters. The convolution is held outside the
-    module tree: its weights are counted, saved and moved once, with the layer that owns them.
-    """
-
-    def __init__(self, conv: nn.Conv2d, *, bn: bool = True, act: str = "relu") -> None:
-        super().__init__()
-        if conv.in_channels != conv.out_channels:
-            raise ValueError(
-                f"R repeats a convolution of as many channels in as out, not {conv.in_channels} -> {conv.out_channels}"
-            )
-        self.shared = (conv,)  # a tuple: not a submodule, so its weights are not registered twice
-        self.norm = nn.BatchNorm2d(conv.out_channels) if bn else nn.Identity()
-        self.act = activation(act)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.norm(self.shared[0](x)))
+@register_token("")
+def _conv3x3(stack: Stack, cout: int) -> tuple[nn.Module, int]:
+    return conv_block(stack.channels, cout, 3, padding=0, bn=stack.bn, act=stack.act), cout
 
 
-class SqueezeExcite(nn.Module):
-    """Channel attention (Hu et al., 2018): each channel scaled by a gate computed from the averages of all.
-
-    A few dozen parameters (two small linear layers through ``max(2, channels // 4)``) let a layer turn its
-    channels up or down per image, which its fixed weights cannot. Linear layers on the channel means, not 1x1
-    convolutions: the gate is not a spatial layer, and the receptive-field table leaves it out.
-    """
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        hidden = max(2, channels // 4)
-        self.squeeze = nn.Linear(channels, hidden)
-        self.excite = nn.Linear(hidden, channels)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        gate = torch.sigmoid(self.excite(F.relu(self.squeeze(x.mean((2, 3))))))
-        return x * gate[:, :, None, None]
+@register_token("t")
+def _transition(stack: Stack, cout: int) -> tuple[nn.Module, int]:
+    return conv_block(stack.channels, cout, 1, padding=0, bn=stack.bn, act=stack.act), cout
 
 
-class AddCoords(nn.Module):
-    """Two channels more: each pixel's column and row, from -1 to 1 (CoordConv, Liu et al., 2018). No parameters.
-
-    Global average pooling forgets where a feature was; MNIST's digits are centred, so where a stroke lies in the
-    image says where it lies in the digit. With the coordinates as inputs, a layer can make features that depend on it.
-    """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, _, h, w = x.shape
-        rows = torch.linspace(-1, 1, h, device=x.device, dtype=x.dtype).view(1, 1, h, 1).expand(n, 1, h, w)
-        cols = torch.linspace(-1, 1, w, device=x.device, dtype=x.dtype).view(1, 1, 1, w).expand(n, 1, h, w)
-        return torch.cat([x, cols, rows], 1)
+@register_token("s")
+def _separable(stack: Stack, cout: int) -> tuple[nn.Module, int]:
+    return separable_block(stack.channels, cout, padding=0, bn=stack.bn, act=stack.act), cout
 
 
-@dataclass(frozen=True)
-class ConvKind:
-    padded: bool
-    separable: bool
-    transition: bool
-    linear: bool = False  # no activation after the BatchNorm
-    factorized: bool = False  # 3x1 then 1x3
-    grouped: bool = False  # two groups, then a channel shuffle
-    kernel: int = 3  # 5: a 5x5 convolution ("k")
-    residual: bool = False  # padded 3x3 plus its input ("b")
+@register_token("M", channels=False)
+def _max_pool(stack: Stack, _: int) -> tuple[nn.Module, int]:
+    return nn.MaxPool2d(2), stack.channels
 
 
-def parse_conv_token(token: str) -> tuple[ConvKind, int]:
-    """``"ps16"`` -> (padded separable 3x3, 16 channels); raises ValueError for a malformed token."""
+@register_token("D", channels=False)
+def _dropout(stack: Stack, _: int) -> tuple[nn.Module, int]:
+    return nn.Dropout2d(stack.dropout), stack.channels
+
+
+def parse_token(token: str) -> tuple[Builder, int]:
+    """``"s16"`` -> (the separable block's builder, 16); raises ValueError for a malformed or unknown token."""
     prefix = token.rstrip("0123456789")
     digits = token[len(prefix) :]
-    if not digits or int(digits) <= 0 or prefix not in ("", "p", "s", "ps", "t", "l", "f", "g", "k", "b"):
-        raise ValueError(
-            f"bad layer token {token!r}: use M, D, C, R, S, "
-            "or [p][s]<channels> / t<channels> / l<channels> / f<channels> / g<channels> / k<channels> / b<channels>"
-        )
-    kind = ConvKind(
-        padded="p" in prefix,
-        separable="s" in prefix,
-        transition=prefix in ("t", "l"),
-        linear=prefix == "l",
-        factorized=prefix == "f",
-        grouped=prefix == "g",
-        kernel=5 if prefix == "k" else 3,
-        residual=prefix == "b",  # padded by its own definition
-    )
-    return kind, int(digits)
+    builder, has_channels = TOKENS.get(prefix, (None, False))
+    if builder is None or has_channels != bool(digits) or (digits and int(digits) <= 0):
+        known = " / ".join(f"{p}<channels>" if c else p for p, (_, c) in TOKENS.items())
+        raise ValueError(f"bad layer token {token!r}: use {known}")
+    return builder, int(digits or 0)
 
 
 def build_layers(layers: str | Sequence[str], dropout: float = 0.0, act: str = "relu") -> nn.Module:
@@ -308,21 +225,13 @@ def build_layers(layers: str | Sequence[str], dropout: float = 0.0, act: str = "
 class TinyNet(nn.Module):
     """A stack of unpadded convolutions, global average pooling, and a 1x1 convolution to 10 classes.
 
-    ``layers`` spells the stack: ``"16"`` is an unpadded 3x3 convolution to 16 channels, ``"p16"``
-    the same padded (the map keeps its size), ``"s16"`` a depthwise-separable 3x3 convolution
-    (``"ps16"`` padded), ``"t8"`` a 1x1 convolution to 8 channels (a transition that mixes
-    channels cheaply after a pool), ``"l8"`` the same without activation (a linear bottleneck, as in
-    MobileNetV2: a nonlinearity on so few channels discards information), ``"f16"`` an unpadded 3x3
-    convolution factorized into 3x1 and 1x3 (``factorized_block``), ``"g16"`` an unpadded 3x3
-    convolution in two groups with a channel shuffle (``grouped_block``), ``"k16"`` an unpadded 5x5
-    convolution, ``"b16"`` a padded 3x3 convolution added to its input (``Residual``), ``"R"`` the previous full 3x3
-    convolution again with the same weights (``SharedConv``), ``"S"`` a squeeze-and-excitation gate on the
-    channels (``SqueezeExcite``), ``"C"`` two coordinate channels
-    (``AddCoords``) for the next layer, ``"M"`` a 2x2 max-pool,
-    ``"D"`` a channel dropout (Dropout2d) with probability ``dropout``. ``act`` names the activation
-    of the other layers. Subclasses fix the layers, BatchNorm, dropout and activation, and
-    ``recipe`` holds their training hyperparameters; ``TinyNet(layers, dropout, act)`` builds any
-    other stack (the search's candidates).
+    ``layers`` spells the stack: ``"16"`` is an unpadded 3x3 convolution to 16 channels, ``"s16"`` a
+    depthwise-separable 3x3 convolution (``separable_block``), ``"t8"`` a 1x1 convolution to 8 channels (a
+    transition that mixes channels cheaply after a pool), ``"M"`` a 2x2 max-pool, ``"D"`` a channel dropout
+    (Dropout2d) with probability ``dropout``; each convolution with BatchNorm (``bn``) and the activation ``act``.
+    Subclasses fix the layers, BatchNorm, dropout and activation, and ``recipe`` holds their training
+    hyperparameters; ``TinyNet(layers, dropout, act)`` builds any other stack (the search's candidates, whose other
+    tokens tools/search_blocks.py adds).
     """
 
     layers: tuple[str, ...] = ()
@@ -336,54 +245,16 @@ class TinyNet(nn.Module):
         self, layers: Sequence[str] | None = None, dropout: float | None = None, act: str | None = None
     ) -> None:
         super().__init__()
-        layers = self.layers if layers is None else tuple(layers)
-        dropout = self.dropout if dropout is None else dropout
         act = self.act if act is None else act
-        stack: list[nn.Module] = []
-        cin = 1
-        last_square: nn.Conv2d | None = None  # the convolution that an "R" repeats
-        for token in layers:
-            if token == "M":
-                stack.append(nn.MaxPool2d(2))
-                continue
-            if token == "D":
-                stack.append(nn.Dropout2d(dropout))
-                continue
-            if token == "C":
-                stack.append(AddCoords())
-                cin += 2
-                last_square = None  # its input is two channels wider than the convolution before it took
-                continue
-            if token == "S":
-                stack.append(SqueezeExcite(cin))
-                continue
-            if token == "R":
-                if last_square is None:
-                    raise ValueError("bad layer token 'R': it repeats a full 3x3 convolution, and none comes before it")
-                stack.append(SharedConv(last_square, bn=self.bn, act=act))
-                continue
-            kind, cout = parse_conv_token(token)
-            if kind.separable:
-                stack.append(separable_block(cin, cout, padding=int(kind.padded), bn=self.bn, act=act))
-            elif kind.factorized:
-                stack.append(factorized_block(cin, cout, bn=self.bn, act=act))
-            elif kind.grouped:
-                stack.append(grouped_block(cin, cout, bn=self.bn, act=act))
-            elif kind.residual:
-                if cin != cout:
-                    raise ValueError(f"b{cout} adds its input to its output, so it needs {cout} channels in, not {cin}")
-                stack.append(Residual(cout, bn=self.bn, act=act))
-            else:
-                kernel = 1 if kind.transition else kind.kernel
-                layer_act = None if kind.linear else act
-                stack.append(conv_block(cin, cout, kernel, padding=int(kind.padded), bn=self.bn, act=layer_act))
-            plain = not (kind.separable or kind.factorized or kind.grouped or kind.transition or kind.residual)
-            full_3x3 = plain and kind.kernel == 3
-            last_square = stack[-1][0] if full_3x3 else None
-            cin = cout
-        self.features = nn.Sequential(*stack)
+        activation(act)  # an unknown name fails here, before any layer is built
+        stack = Stack([], 1, self.bn, act, self.dropout if dropout is None else dropout)
+        for token in self.layers if layers is None else tuple(layers):
+            builder, channels = parse_token(token)
+            layer, stack.channels = builder(stack, channels)
+            stack.layers.append(layer)
+        self.features = nn.Sequential(*stack.layers)
         self.gap = nn.AdaptiveAvgPool2d(1)
-        self.head = nn.Conv2d(cin, 10, 1)
+        self.head = nn.Conv2d(stack.channels, 10, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.gap(self.features(x))

@@ -209,7 +209,7 @@ def run_cli(*args):
         (["--ema", "1.5"], "ema must be in [0, 1)"),
         (["--hold", "2", "--schedule", "constant"], "hold must be in [0, epochs) and needs the one-cycle schedule"),
         (["--distill", "0.5"], "distillation needs both a teacher and a distill weight"),
-        (["--layers", "6 12 M 10", "--activation", "tanh"], "unknown activation 'tanh'; known: relu, silu"),
+        (["--layers", "6 12 M 10", "--activation", "tanh"], "unknown activation 'tanh'; known: relu"),
     ],
 )
 def test_cli_bad_input_gives_one_line_error(args, message):

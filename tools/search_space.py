@@ -12,8 +12,8 @@ RECIPE_OF = "Model_7"  # the recipe every candidate starts from (Model_6's, at M
 PARAM_RANGE = (2000, S7_SMALLEST.max_params)  # the candidates: below our Session 7 bar of parameters
 TEACHER_FILE = f"{run_name('S6_Model', 1, 'teacher')}.json"  # the teacher stage: distillation's teacher, in results/val
 
-# name -> layer stack (model.TinyNet tokens). One-pool stacks like Model_7's; two pools; padded;
-# where the 1x1 transition sits; depthwise-separable convolutions in some or all layers.
+# name -> layer stack (model.TinyNet tokens, and tools/search_blocks.py's). One-pool stacks like Model_7's; two
+# pools; padded; where the 1x1 transition sits; depthwise-separable convolutions in some or all layers.
 CANDIDATES: dict[str, str] = {
     "m7": "6 12 M D t6 10 10 11",  # Model_7 itself: the calibration point
     "m7-t-before-pool": "6 12 t6 M D 10 10 11",  # the transition before the pool

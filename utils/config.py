@@ -50,7 +50,7 @@ class TrainConfig:
         "", 'train this stack instead of the model\'s own, e.g. "8 12 M D t8 s16 s16 s16" (tokens: see model.TinyNet)'
     )
     dropout: float = option(-1.0, "with --layers: the Dropout2d rate of its D tokens (-1: the model's own)")
-    activation: str = option("", "with --layers: the activation of its convolutions, relu or silu")
+    activation: str = option("", "with --layers: the activation of its convolutions (relu; tools.search adds silu)")
     label_smoothing: float = option(0.0, "label smoothing of the training loss")
     ema: float = option(0.0, "evaluate an exponential moving average of the weights with this decay (0: off)")
     bn_batches: int = option(

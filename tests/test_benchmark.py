@@ -1,4 +1,4 @@
-"""The benchmark runs and writes its file (how fast it is lives in results/benchmark.json, not here)."""
+"""The benchmark runs and writes its file (how fast it is lives in docs/generated/benchmark.json, not here)."""
 
 import json
 import subprocess

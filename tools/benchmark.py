@@ -1,7 +1,7 @@
 """Training and evaluation speed of the final models: the classic course pipeline against ours, and where the
 seconds of one epoch of their recipe go (training, the BatchNorm re-estimate, evaluation).
 
-    python -m tools.benchmark             # writes results/benchmark.json and prints the table
+    python -m tools.benchmark             # writes docs/generated/benchmark.json and prints the table
     python -m tools.benchmark --quick     # seconds-long, for the tests
     python -m tools.benchmark --profile   # the top operators of each pipeline (torch.profiler)
 
@@ -30,9 +30,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import model as model_lib
+from tools.report.results import GENERATED
 from utils.config import TrainConfig
 from utils.data import MNIST_MEAN, MNIST_STD, default_device, ensure_mnist, load_mnist, make_split
-from utils.paths import DEFAULT_DATA_DIR, DEFAULT_RESULTS_DIR, REPO, write_atomic
+from utils.paths import DEFAULT_DATA_DIR, REPO, write_atomic
 from utils.runs import cpu_name
 from utils.training import evaluate, make_optimizer, recompute_batchnorm, train_epoch
 
@@ -276,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--quick", action="store_true", help="a few batches only: checks that it works")
     p.add_argument("--profile", action="store_true", help="record the top operators of each pipeline")
-    p.add_argument("--out", type=Path, default=DEFAULT_RESULTS_DIR / "benchmark.json")
+    p.add_argument("--out", type=Path, default=GENERATED / "benchmark.json")
     p.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:

@@ -9,7 +9,7 @@ mutmut changes one small thing at a time in the functions below (an operator, a 
 and runs the tests that reach that function: a mutant that no test notices has *survived*. A survivor is
 either a missing test, or a change that behaves exactly as the original (an *equivalent* mutant): those
 are listed in tools/mutation-equivalents.txt, one per line, with the reason. The exit status is 1 when a
-survivor is not listed there. The counts go to results/mutation.json, which the report shows
+survivor is not listed there. The counts go to docs/generated/mutation.json, which the report shows
 ("mutation score" = killed / (tested - listed as equivalent)). The settings (files, tests) are in
 pyproject.toml's [tool.mutmut].
 It takes a while (minutes per file): it is not part of the default test run.
@@ -26,9 +26,11 @@ from collections import Counter
 from importlib.metadata import version
 from pathlib import Path
 
+from tools.report.results import GENERATED
+
 REPO = Path(__file__).resolve().parent.parent
 EQUIVALENTS = Path(__file__).with_name("mutation-equivalents.txt")
-RECORD = REPO / "results" / "mutation.json"  # the counts of the last run, for the README (tools/report)
+RECORD = GENERATED / "mutation.json"  # the counts of the last run, for the README (tools/report)
 NOT_RUN = "not checked"  # mutmut's state of a mutant that no run has tested yet (an interrupted run)
 
 
@@ -156,7 +158,7 @@ def run_commit() -> str:
 
 
 def record(rows: list[dict], unexplained: list[str], previous: dict | None = None, listed: dict | None = None) -> dict:
-    """What results/mutation.json keeps: the tool, and per file the counts and the commit its mutants were made
+    """What docs/generated/mutation.json keeps: the tool, and per file the counts and the commit its mutants were made
     from. A file of which nothing was tested here (a run over other files, in a fresh checkout) keeps its row and
     its survivors from the previous record: that run's mutants, of that commit, were tested."""
     commit = run_commit()

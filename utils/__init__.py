@@ -96,7 +96,6 @@ from utils.plots import (
     plot_per_class,
 )
 from utils.runs import (
-    NOT_RUNS,
     WeightsError,
     cpu_model,
     cpu_name,

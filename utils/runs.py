@@ -150,12 +150,9 @@ def load_result(path: Path | str) -> Result:
     return Result(**raw)
 
 
-NOT_RUNS = {"benchmark.json", "mutation.json"}  # measurements kept beside the runs in results/, not runs
-
-
 def load_results(results_dir: Path | str = DEFAULT_RESULTS_DIR, model: str | None = None) -> list[Result]:
     """Every results file in ``results_dir`` (not its subfolders), optionally of one model, by name."""
-    results = [load_result(p) for p in sorted(Path(results_dir).glob("*.json")) if p.name not in NOT_RUNS]
+    results = [load_result(p) for p in sorted(Path(results_dir).glob("*.json"))]
     return [r for r in results if model is None or r.model == model]
 
 

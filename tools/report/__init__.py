@@ -1,4 +1,4 @@
-"""Turn results/*.json into the README's tables and the figures in results/figures/.
+"""Turn results/*.json into the README's tables and the figures in docs/generated/figures/.
 
     python -m tools.report           # rewrite the generated parts of README.md and the figures
     python -m tools.report --check   # exit 1 if README.md or a figure differs from what results/ gives

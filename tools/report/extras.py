@@ -98,14 +98,14 @@ def predict_demo(rep: Report) -> str:
 
 
 def speed(rep: Report) -> str:
-    path = rep.results_dir / "benchmark.json"
+    path = rep.measured / "benchmark.json"
     if not path.exists():
         return "_Run `python -m tools.benchmark` to measure._"
     return benchmark.markdown(json.loads(path.read_text()))
 
 
 def mutation(rep: Report) -> str:
-    path = rep.results_dir / "mutation.json"
+    path = rep.measured / "mutation.json"
     if not path.exists():
         return "_Run `python -m tools.mutate` to measure._"
     return mutate.markdown(json.loads(path.read_text()))

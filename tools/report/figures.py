@@ -1,4 +1,4 @@
-"""The figures in results/figures: which ones the report draws, and from what; their fingerprints (what they
+"""The figures in docs/generated/figures: which ones the report draws, and from what; their fingerprints (what they
 show, not their pixels), with which the check compares them."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from utils.course import S7
 from utils.paths import REPO, write_atomic
 from utils.runs import load_trained
 
-EXAMPLE = "results/figures/example_digit.png"
+EXAMPLE = "docs/generated/figures/example_digit.png"
 FINGERPRINTS = "fingerprints.json"
 
 

@@ -11,7 +11,10 @@ from utils.data import load_mnist
 from utils.paths import DEFAULT_RESULTS_DIR, REPO
 from utils.runs import load_results, result_path, weights_path
 
-FIGURES = DEFAULT_RESULTS_DIR / "figures"
+# What the tools measure and draw, kept apart from the runs in results/: the figures, the benchmark's and the
+# mutation test's records
+GENERATED = REPO / "docs" / "generated"
+FIGURES = GENERATED / "figures"
 
 
 def requirement_lines(*names: str) -> list[str]:
@@ -26,9 +29,10 @@ def requirement_lines(*names: str) -> list[str]:
 class Report:
     """Everything the README and the documents show is computed from one of these."""
 
-    def __init__(self, results_dir: Path = DEFAULT_RESULTS_DIR, figures: Path = FIGURES):
+    def __init__(self, results_dir: Path = DEFAULT_RESULTS_DIR, figures: Path = FIGURES, measured: Path = GENERATED):
         self.results_dir = Path(results_dir)
         self.figures = Path(figures)
+        self.measured = Path(measured)  # benchmark.json, mutation.json
         self.runs = {}
         for r in load_results(self.results_dir):
             self.runs.setdefault(r.model, []).append(r)

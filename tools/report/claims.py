@@ -206,23 +206,26 @@ def frontier(rep: Report) -> str:
 
 
 def robust_points(rep: Report) -> list[tuple[str, list, str, list]]:
-    """(stack, validation runs, the model that ran it on the test set or "", its test runs) of each size of the
-    robust frontier, fewest parameters first."""
+    """(grid point, validation runs, the model that ran it on the test set or "", its test runs) of each size of the
+    robust frontier, fewest parameters first, then each lever toward the smallest model on every seed."""
     points = []
-    for stack in search_space.ROBUST_FRONTIER:
-        tag = f"grid-{stack}+{search_space.ROBUST_RECIPE}"
+    for point in (*search_space.ROBUST_FRONTIER, *search_space.LEVERS):
+        tag = f"grid-{point}"
         tested = [n for n in model_lib.s7_models() if n in rep.runs and steps.test_record(n).evidence == tag]
         name = tested[0] if tested else ""
-        points.append((stack, validation_runs(rep, tag), name, rep.runs[name] if name else []))
+        points.append((point, validation_runs(rep, tag), name, rep.runs[name] if name else []))
     return points
 
 
 def robust_frontier(rep: Report) -> str:
-    """One shape at six sizes, on one recipe: each size's validation seeds and, where it went there, its test seeds."""
+    """One shape at six sizes on one recipe, and the levers tried at the smallest: each one's validation seeds and,
+    where it went there, its test seeds."""
     rows = []
-    for stack, val, name, test in robust_points(rep):
+    for point, val, name, test in robust_points(rep):
+        stack, *changes = point.split("+")
         row = {
             "layers": f"`{search_space.STACKS[stack]}`",
+            "recipe": ", ".join(changes),
             "parameters": f"{model_lib.count_parameters(model_lib.build_layers(search_space.STACKS[stack])):,}",
             "validation seeds, hold": f"{len(val)}, {sum(meets(r, course.S7) for r in val)}" if val else "none yet",
             "floor: mean, std": "{:.2f}%, {:.3f}".format(*floor_stats(val, course.S7)[:2]) if val else "-",
@@ -232,7 +235,7 @@ def robust_frontier(rep: Report) -> str:
             held = sum(meets(r, course.S7) for r in test)
             row["test set"] = f"`{name}`: {held} of {len(test)} hold, floor {mean:.2f}%, {std:.3f}"
         else:
-            row["test set"] = search_space.NOT_SENT.get(stack, "not sent: its validation seeds are not all run")
+            row["test set"] = search_space.NOT_SENT.get(point, "not sent: its validation seeds are not all run")
         rows.append(row)
     plot = image("s7_robust_frontier.png", "One shape at six sizes: the floor of each validation and test seed")
     return markdown_table(rows) + "\n\n" + plot

@@ -13,6 +13,7 @@ import numpy as np
 
 import model as model_lib
 import predict
+from tools import search_space
 from tools.report.results import FIGURES, Report
 from utils import plots
 from utils.course import S7
@@ -64,7 +65,9 @@ def plot_robust_frontier(rep: Report):
 
     fig, ax = plots.new_figure(size=(7.5, 4))
     a = ax[0][0]
-    for _stack, val, name, test in robust_points(rep):
+    for point, val, name, test in robust_points(rep):
+        if point in search_space.LEVERS:
+            continue  # the figure shows the sizes; the table, the levers too
         for runs, offset, label in ((val, -40, "validation"), (test, 40, "test")):
             if not runs:
                 continue

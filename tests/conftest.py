@@ -18,5 +18,5 @@ def mnist():
 @pytest.fixture(scope="session")
 def raw_files(mnist):
     """The four official raw files, as bytes."""
-    raw = utils.raw_dir(utils.DEFAULT_DATA_DIR)
-    return {name: (raw / name).read_bytes() for name in utils.MNIST_MD5}
+    raw = utils.data.raw_dir(utils.DEFAULT_DATA_DIR)
+    return {name: (raw / name).read_bytes() for name in utils.data.MNIST_MD5}

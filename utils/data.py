@@ -209,7 +209,7 @@ def ensure_mnist(root: Path | str = DEFAULT_DATA_DIR, log: Callable[[str], None]
             "MNIST is not available. Tried:\n  - "
             + "\n  - ".join(tried)
             + f"\nPut the four uncompressed files ({', '.join(MNIST_MD5)}) in {raw} by hand"
-            " (md5s are in utils.MNIST_MD5), or pass --data-dir to a folder that has them."
+            " (md5s are in utils.data.MNIST_MD5), or pass --data-dir to a folder that has them."
         )
     return raw
 

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 import model as model_lib
-from tools import report
+from tools import report, search_space
 from tools.report import claims, search_tables, steps
 from tools.report.documents import DOCUMENTS
 from tools.report.figures import FINGERPRINTS
@@ -379,3 +379,27 @@ def test_a_model_sent_to_the_test_set_beat_its_incumbent_on_five_validation_seed
         theirs = claims.validation_floor(rep, steps.test_record(name).beats)
         assert mine and theirs and len(mine[1]) >= 5 and len(theirs[1]) >= 5, name
         assert mine[0] > theirs[0], (name, mine, theirs)
+
+
+def test_a_frontier_point_goes_to_the_test_set_by_the_rule_written_in_the_search_space(rep):
+    """Five validation seeds, above the incumbent's mean floor, and at the target less the smallest validation-to-test
+    gap on record; a point over the target's parameters waits for the smaller ones."""
+    from tests.test_train import fake_result
+
+    def seeds(floor: float, n: int = 5) -> list:
+        return [fake_result(f"v-seed{s}", "Model_7", (98.0,) * 12 + (floor,) * 3) for s in range(1, n + 1)]
+
+    small, large = "sep-10-29+hold2+bn300", "sep-11-33+hold2+bn300"
+    needed = search_space.ROBUST_MEAN_FLOOR - claims.validation_gap(rep)
+    incumbent = claims.floor_stats(claims.validation_runs(rep, f"grid-{search_space.ROBUST_FRONTIER[0]}"), course.S7)
+    gaps = [
+        claims.floor_stats(rep.runs[m], course.S7)[0] - claims.validation_floor(rep, m)[0]
+        for m in ("Model_14", "Model_15")
+    ]
+    assert claims.validation_gap(rep) == pytest.approx(min(gaps)) and incumbent[0] < needed
+    verdict = lambda point, val: claims.test_set_verdict(rep, point, val, "", [])
+    assert verdict(small, seeds(needed + 0.01, n=4)) == "not sent: 4 of 5 validation seeds run"
+    assert verdict(small, seeds(round(incumbent[0], 2))).startswith("not sent: not above the incumbent's")
+    assert verdict(small, seeds(round(needed - 0.02, 2))).startswith(f"not sent: below the {needed:.2f}%")
+    assert verdict(small, seeds(round(needed + 0.01, 2))).startswith("qualifies: ")
+    assert verdict(large, seeds(round(needed + 0.01, 2))).startswith("not sent: over the target's 5,000 parameters")

@@ -217,6 +217,36 @@ def robust_points(rep: Report) -> list[tuple[str, list, str, list]]:
     return points
 
 
+def validation_gap(rep: Report) -> float:
+    """The smallest amount by which a frontier point's mean test floor exceeds its mean validation floor."""
+    gaps = [
+        floor_stats(test, course.S7)[0] - floor_stats(val, course.S7)[0]
+        for _, val, _, test in robust_points(rep)
+        if test and len(val) >= MIN_SEEDS
+    ]
+    return min(gaps)
+
+
+def test_set_verdict(rep: Report, point: str, val: list, name: str, test: list) -> str:
+    """Where a point of the robust frontier stands with the test set, by the rule of tools.search_space."""
+    if test:
+        mean, std, _ = floor_stats(test, course.S7)
+        return f"`{name}`: {sum(meets(r, course.S7) for r in test)} of {len(test)} hold, floor {mean:.2f}%, {std:.3f}"
+    if len(val) < MIN_SEEDS:
+        return f"not sent: {len(val)} of {MIN_SEEDS} validation seeds run"
+    mean = floor_stats(val, course.S7)[0]
+    incumbent = floor_stats(validation_runs(rep, f"grid-{search_space.ROBUST_FRONTIER[0]}"), course.S7)[0]
+    needed = search_space.ROBUST_MEAN_FLOOR - validation_gap(rep)
+    params = model_lib.count_parameters(model_lib.build_layers(search_space.STACKS[point.split("+")[0]]))
+    if mean <= incumbent:
+        return f"not sent: not above the incumbent's {incumbent:.2f}%"
+    if mean < needed - 0.005:
+        return f"not sent: below the {needed:.2f}% that a test mean floor of {search_space.ROBUST_MEAN_FLOOR}% needs"
+    if params > search_space.ROBUST_MAX_PARAMS:
+        return f"not sent: over the target's {search_space.ROBUST_MAX_PARAMS:,} parameters; the smallest go first"
+    return "qualifies: " + search_space.WAITING.get(point, "next to go to the test set")
+
+
 def robust_frontier(rep: Report) -> str:
     """One shape at six sizes on one recipe, and the levers tried at the smallest: each one's validation seeds and,
     where it went there, its test seeds."""
@@ -230,12 +260,7 @@ def robust_frontier(rep: Report) -> str:
             "validation seeds, hold": f"{len(val)}, {sum(meets(r, course.S7) for r in val)}" if val else "none yet",
             "floor: mean, std": "{:.2f}%, {:.3f}".format(*floor_stats(val, course.S7)[:2]) if val else "-",
         }
-        if test:
-            mean, std, _ = floor_stats(test, course.S7)
-            held = sum(meets(r, course.S7) for r in test)
-            row["test set"] = f"`{name}`: {held} of {len(test)} hold, floor {mean:.2f}%, {std:.3f}"
-        else:
-            row["test set"] = search_space.NOT_SENT.get(point, "not sent: its validation seeds are not all run")
+        row["test set"] = test_set_verdict(rep, point, val, name, test)
         rows.append(row)
     plot = image("s7_robust_frontier.png", "One shape at six sizes: the floor of each validation and test seed")
     return markdown_table(rows) + "\n\n" + plot

@@ -273,7 +273,7 @@ def fake_run(seed: int, last: tuple, machine: str = "cpu A", threads: int = 2):
 def test_floor_statistics_and_the_share_of_fresh_draws_that_hold():
     bar = course.S7
     runs = [fake_run(1, (99.5, 99.45, 99.5)), fake_run(2, (99.41, 99.5, 99.5)), fake_run(3, (99.35, 99.6, 99.6))]
-    assert [claims.floor(r, bar) for r in runs] == [99.45, 99.41, 99.35]
+    assert [bar.floor(r) for r in runs] == [99.45, 99.41, 99.35]
     mean, std, fresh = claims.floor_stats(runs, bar)
     assert mean == pytest.approx(99.40333, abs=1e-4) and std == pytest.approx(0.05033, abs=1e-4)
     # a normal fit with that mean and std: P(floor >= 99.395), with the continuity correction of 0.005

@@ -87,6 +87,10 @@ def test_the_bar_is_each_of_the_last_epochs_within_the_epoch_limit():
     assert not utils.meets_bar(one_below, bar) and utils.meets_bar(one_below, bar, last=2)
     too_long = fake_result("r", "M", (bar + 0.1,) * 16)
     assert not utils.meets_bar(too_long, bar) and utils.meets_bar(too_long, bar, max_epochs=16)
+    # a seed's floor is the lowest of the bar's last epochs; the statistic over seeds is of the floors
+    assert course.S7.floor(one_below) == bar - 0.01 and course.S7.floor(at_bar) == bar
+    mean, std, low = utils.floor_stats([at_bar, one_below, fake_result("r", "M", (99.6, 99.5, 99.7))], course.S7)
+    assert (round(mean, 4), round(std, 4), low) == (99.43, 0.0608, 99.39)  # floors 99.40, 99.39, 99.50
 
 
 def test_results_files_are_read_back_whole_and_only_from_their_own_folder(tmp_path):
@@ -290,7 +294,12 @@ def test_cli_writes_the_results_file(tmp_path):
         "Model_7-seed5.json",
         "Model_7-seed5.safetensors",
     ]
-    assert "over 2 seeds" in proc.stdout
+    # the summary is the README's statistic: each seed's floor (a 1-epoch run's only epoch)
+    runs = [utils.load_result(tmp_path / f"Model_7-seed{s}.json") for s in (4, 5)]
+    mean, std, low = utils.floor_stats(runs, course.S7)
+    assert f"floor (lowest of the last 3 epochs) over 2 seeds: mean {mean:.2f}%, std {std:.3f}, lowest {low:.2f}%" in (
+        proc.stdout
+    )
 
 
 def test_weights_are_written_beside_the_results_and_reload_to_the_same_accuracy(short_run, mnist):

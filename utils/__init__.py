@@ -77,6 +77,7 @@ from utils.plots import (
 )
 from utils.runs import (
     WeightsError,
+    floor_stats,
     last_epochs_stats,
     load_result,
     load_results,
@@ -128,6 +129,7 @@ __all__ = [
     "ensure_mnist",
     "epoch_line",
     "evaluate",
+    "floor_stats",
     "last_epochs_stats",
     "last_feature_layer",
     "load_mnist",

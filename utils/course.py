@@ -17,6 +17,10 @@ class Bar:
     last: int = 3
     strict: bool = True
 
+    def floor(self, result) -> float:
+        """A run's floor: the lowest of the last epochs that the bar looks at (the run holds it when this does)."""
+        return min(result.last(self.last))
+
     def allows(self, params: int) -> bool:
         return params < self.max_params if self.strict else params <= self.max_params
 

@@ -13,6 +13,7 @@ from tools.report.results import Report, requirement_lines
 from utils import course
 from utils.inspection import markdown_table, model_summary, receptive_field_markdown
 from utils.notebook import seeds_table
+from utils.runs import floor_stats as seed_floors
 from utils.runs import meets_bar
 from utils.training import Evaluation, course_line, epoch_line
 
@@ -24,18 +25,11 @@ def meets(result, bar: course.Bar) -> bool:
     return meets_bar(result, bar.min_acc, bar.last, bar.max_epochs)
 
 
-def floor(result, bar: course.Bar) -> float:
-    """The lowest of the last epochs that the bar looks at: the run holds the bar when this does."""
-    return min(result.last(bar.last))
-
-
 def floor_stats(runs, bar: course.Bar) -> tuple[float, float, float]:
     """(mean, standard deviation, share of fresh draws expected to hold) of the floors of ``runs``. The share comes
     from a normal fit to the floors; accuracies move in steps of 0.01, so a floor of ``min_acc - 0.005`` or more
     rounds to the bar."""
-    floors = [floor(r, bar) for r in runs]
-    mean = sum(floors) / len(floors)
-    std = math.sqrt(sum((f - mean) ** 2 for f in floors) / (len(floors) - 1)) if len(floors) > 1 else 0.0
+    mean, std, _ = seed_floors(runs, bar)
     z = (mean - (bar.min_acc - 0.005)) / std if std else math.copysign(math.inf, mean - bar.min_acc + 0.005)
     return mean, std, 0.5 * (1 + math.erf(z / math.sqrt(2)))
 
@@ -101,7 +95,7 @@ def verdict(runs, bar: course.Bar) -> tuple[bool, str]:
     seeds = f"{held} of {len(runs)} seeds hold"
     if held == len(runs):
         return len(runs) >= CLAIM_SEEDS, seeds if len(runs) >= CLAIM_SEEDS else f"{seeds}, fewer than {CLAIM_SEEDS}"
-    low = min(floor(r, bar) for r in runs)
+    low = min(bar.floor(r) for r in runs)
     images = round((bar.min_acc - low) * TEST_IMAGES / 100)
     short = f"{images} test image{'s' if images != 1 else ''}"
     return False, f"{seeds}, the lowest floor, {low:.2f}%, is {short} ({bar.min_acc - low:.2f} points) under the bar"
@@ -183,7 +177,7 @@ def robustness(rep: Report, name: str, bar: course.Bar) -> str:
         [
             "| seed | " + " | ".join(map(str, seeds)) + " |",
             "|---" * (len(runs) + 1) + "|",
-            "| floor (%) | " + " | ".join(f"{floor(r, bar):.2f}" for r in runs) + " |",
+            "| floor (%) | " + " | ".join(f"{bar.floor(r):.2f}" for r in runs) + " |",
             "| holds | " + " | ".join("yes" if meets(r, bar) else "**no**" for r in runs) + " |",
         ]
     )
@@ -377,7 +371,7 @@ def validation_floor(rep: Report, name: str, when_sent: bool = False) -> tuple[f
         runs = [r for r in runs if r.config["seed"] in record.evidence_seeds]
     if not runs:
         return None
-    return sum(floor(r, course.S7) for r in runs) / len(runs), [r.config["seed"] for r in runs]
+    return sum(course.S7.floor(r) for r in runs) / len(runs), [r.config["seed"] for r in runs]
 
 
 def ledger(rep: Report) -> str:

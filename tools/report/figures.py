@@ -72,7 +72,7 @@ def plot_robust_frontier(rep: Report):
             if not runs:
                 continue
             x = runs[0].params + offset
-            floors = [min(r.last(S7.last)) for r in runs]
+            floors = [S7.floor(r) for r in runs]
             if label == "validation":
                 a.scatter([x] * len(floors), floors, s=20, facecolors="none", edgecolors="tab:grey")
             else:
@@ -80,7 +80,7 @@ def plot_robust_frontier(rep: Report):
                 a.scatter([x] * len(floors), floors, s=20, c=colours)
             a.scatter([x], [sum(floors) / len(floors)], marker="_", s=250, c="black", linewidths=1.5)
         if name:
-            a.annotate(name, (test[0].params + 60, min(min(r.last(S7.last)) for r in test)), fontsize=7)
+            a.annotate(name, (test[0].params + 60, min(S7.floor(r) for r in test)), fontsize=7)
     a.axhline(S7.min_acc, color="grey", ls="--", lw=1)
     a.set_xlabel("parameters")
     a.set_ylabel(f"lowest of the last {S7.last} epochs (%)")

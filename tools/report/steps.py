@@ -82,7 +82,7 @@ class Run:
         self.result = result
         accs = result.accuracies()
         self.epoch = {h.epoch: h for h in result.history}
-        self.floor = min(result.last(BAR.last))
+        self.floor = BAR.floor(result)
         self.last3 = Stats(result.last(BAR.last))
         self.best = max(accs)
         self.best_epoch = accs.index(self.best) + 1

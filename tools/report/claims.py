@@ -221,8 +221,9 @@ def validation_gap(rep: Report) -> float:
     return min(gaps)
 
 
-def test_set_verdict(rep: Report, point: str, val: list, name: str, test: list) -> str:
-    """Where a point of the robust frontier stands with the test set, by the rule of tools.search_space."""
+def test_set_verdict(rep: Report, point: str, val: list, name: str, test: list, gap: float | None = None) -> str:
+    """Where a point of the robust frontier stands with the test set, by the rule of tools.search_space (``gap``:
+    validation_gap(rep), when the caller has it)."""
     if test:
         mean, std, _ = floor_stats(test, course.S7)
         return f"`{name}`: {sum(meets(r, course.S7) for r in test)} of {len(test)} hold, floor {mean:.2f}%, {std:.3f}"
@@ -230,7 +231,7 @@ def test_set_verdict(rep: Report, point: str, val: list, name: str, test: list) 
         return f"not sent: {len(val)} of {MIN_SEEDS} validation seeds run"
     mean = floor_stats(val, course.S7)[0]
     incumbent = floor_stats(validation_runs(rep, f"grid-{search_space.ROBUST_FRONTIER[0]}"), course.S7)[0]
-    needed = search_space.ROBUST_MEAN_FLOOR - validation_gap(rep)
+    needed = search_space.ROBUST_MEAN_FLOOR - (validation_gap(rep) if gap is None else gap)
     params = model_lib.count_parameters(model_lib.build_layers(search_space.STACKS[point.split("+")[0]]))
     if mean <= incumbent:
         return f"not sent: not above the incumbent's {incumbent:.2f}%"
@@ -244,7 +245,7 @@ def test_set_verdict(rep: Report, point: str, val: list, name: str, test: list) 
 def robust_frontier(rep: Report) -> str:
     """One shape at six sizes on one recipe, and the levers tried at the smallest: each one's validation seeds and,
     where it went there, its test seeds."""
-    rows = []
+    rows, gap = [], validation_gap(rep)
     for point, val, name, test in robust_points(rep):
         stack, *changes = point.split("+")
         row = {
@@ -254,7 +255,7 @@ def robust_frontier(rep: Report) -> str:
             "validation seeds": len(val),
             "their floor: mean, std": "{:.2f}%, {:.3f}".format(*floor_stats(val, course.S7)[:2]) if val else "-",
         }
-        row["test set"] = test_set_verdict(rep, point, val, name, test)
+        row["test set"] = test_set_verdict(rep, point, val, name, test, gap)
         rows.append(row)
     plot = image("s7_robust_frontier.png", "One shape at six sizes: the floor of each validation and test seed")
     return markdown_table(rows) + "\n\n" + plot

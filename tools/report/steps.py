@@ -161,7 +161,6 @@ class Versus:
         self.above = sum(round(x - y, 2) > 0 for x, y in pairs)
         self.level = sum(round(x - y, 2) == 0 for x, y in pairs)
         self.below = sum(round(x - y, 2) < 0 for x, y in pairs)
-        self.change = Stats([x - y for x, y in pairs])
 
 
 class _Vs:

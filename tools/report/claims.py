@@ -359,8 +359,7 @@ def final_summary(rep: Report, name: str, bar: course.Bar) -> str:
 
 def validation_runs(rep: Report, tag: str) -> list:
     """The full-length validation runs of one configuration (a tag of results/val), by seed."""
-    runs = [r for r in rep.selection if r.config.get("tag") == tag and len(r.history) == r.config["epochs"] == 15]
-    return sorted(runs, key=lambda r: r.config["seed"])
+    return rep.validation_runs(tag)
 
 
 def validation_floor(rep: Report, name: str, when_sent: bool = False) -> tuple[float, list[int]] | None:

@@ -41,6 +41,11 @@ class Report:
         self.selection = load_results(self.results_dir / "val")
         self.drawn = None  # the figures, drawn once (figures.drawn_figures)
 
+    def validation_runs(self, tag: str) -> list:
+        """The full-length validation runs of one configuration (a tag of results/val), by seed."""
+        runs = [r for r in self.selection if r.config.get("tag") == tag and len(r.history) == r.config["epochs"] == 15]
+        return sorted(runs, key=lambda r: r.config["seed"])
+
     def seed1(self, name: str):
         return self.runs[name][0]
 

@@ -144,8 +144,7 @@ class _Val:
 
     def __getitem__(self, key: str) -> Seeds:
         tag, _ = _subset(key, [])
-        runs = [r for r in self.rep.selection if r.config.get("tag") == tag and len(r.history) == 15]
-        runs.sort(key=lambda r: r.config["seed"])
+        runs = self.rep.validation_runs(tag)
         if not runs:
             raise KeyError(f"no full-length validation runs tagged {tag}")
         return Seeds(_subset(key, runs)[1])

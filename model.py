@@ -450,6 +450,7 @@ class Model_15(TinyNet):
     bn, dropout, act = True, 0.05, "relu"
     recipe = dict(ONE_CYCLE, hold=2, bn_batches=300)
 
+
 @register_model
 class Model_16(TinyNet):
     """The fewest parameters on every seed: Model_15's shape and recipe narrowed to 10 and 20 channels before the pool

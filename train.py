@@ -22,7 +22,7 @@ from utils.config import TrainConfig
 from utils.course import S6, S7, SMOKE
 from utils.data import DataError
 from utils.paths import DEFAULT_DATA_DIR, DEFAULT_RUNS_DIR
-from utils.runs import floor_stats, meets_bar
+from utils.runs import floor_stats, holds
 from utils.training import train
 
 
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(results) > 1:  # the README's statistic: each seed's floor at the course's bar
         bar = S6 if args.model == model_lib.S6_FINAL else S7
         mean, std, low = floor_stats(results, bar)
-        held = sum(meets_bar(r, bar.min_acc, bar.last, bar.max_epochs) for r in results)
+        held = sum(holds(r, bar) for r in results)
         print(
             f"{args.model}: floor (lowest of the last {bar.last} epochs) over {len(results)} seeds: mean {mean:.2f}%, "
             f"std {std:.3f}, lowest {low:.2f}%; {held} of {len(results)} hold {bar.min_acc:.2f}%"

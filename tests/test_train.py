@@ -93,6 +93,27 @@ def test_the_bar_is_each_of_the_last_epochs_within_the_epoch_limit():
     assert (round(mean, 4), round(std, 4), low) == (99.43, 0.0608, 99.39)  # floors 99.40, 99.39, 99.50
 
 
+def test_the_seed_table_gives_each_seeds_floor_and_how_many_hold_each_bar_by_the_one_rule():
+    bar = course.S7.min_acc
+    runs = [
+        fake_result("a", "M", (98.0,) * 12 + (bar, bar + 0.1, bar + 0.2)),  # floor at the bar: holds
+        fake_result("b", "M", (98.0,) * 12 + (bar + 0.2, bar - 0.01, bar + 0.3)),  # one epoch under it
+        fake_result("c", "M", (bar + 0.2,) * 16),  # above it, but one epoch too many for Session 7
+    ]
+    for i, r in enumerate(runs):
+        r.config["seed"] = i + 1
+    assert [utils.holds(r, course.S7) for r in runs] == [True, False, False]
+    assert [utils.holds(r, course.S6) for r in runs] == [True, False, True]  # Session 6 allows 20 epochs
+    table = utils.seeds_table(runs, course.S7, course.S6)
+    assert [line.split(" | ")[3] for line in table.splitlines()[2:5]] == ["99.40", "99.39", "99.60"]  # floors
+    s7, s6 = table.splitlines()[-2:]
+    assert s7.startswith("At 99.4% in each of the last 3 of at most 15 epochs: 1 of 3 seed(s) hold")
+    assert s6.startswith("At 99.4% in each of the last 3 of at most 20 epochs: 2 of 3 seed(s) hold")
+    assert "mean 99.46%" in s7 and "lowest 99.39%" in s7  # the floors' statistic, not all last epochs pooled
+    with pytest.raises(ValueError, match="at least one bar"):
+        utils.seeds_table(runs)
+
+
 def test_results_files_are_read_back_whole_and_only_from_their_own_folder(tmp_path):
     runs = [fake_result("A-seed1", "A", (99.1, 99.2)), fake_result("B-seed1", "B", (98.0,))]
     paths = [utils.save_result(r, tmp_path) for r in runs]

@@ -86,20 +86,10 @@ def step_code(name: str) -> str:
     )
 
 
+# A final model's closing cell; the notebook checker reads its "<label>: <name>" line ("Final model: ...")
 FINAL = """final = "{final}"
 print(f"{label}: {{final}}")
-reference = utils.load_results(utils.DEFAULT_RESULTS_DIR, final)
-print(f"Reference runs of {{final}} in results/, every seed on record:")
-print(utils.seeds_table(reference))
-best = results[final]  # this notebook's own run
-utils.show(utils.plot_misclassified(best, data.test_images))
-# Where the network looks: the class activation maps of its own weights (saved beside its results file)
-net = utils.load_run(utils.result_path(RESULTS_DIR, best.name))
-utils.show(utils.plot_class_activation_maps(net, data.test_images, data.test_labels,
-                                            f"{{final}}: class activation maps of test digits"))
-utils.show(utils.plot_per_class(best))
-utils.show(utils.plot_confusion(best))
-utils.show(utils.plot_lr([best]))"""
+utils.final_model(final, results[final], data, RESULTS_DIR, {bars})"""
 
 RUNTIME = """**Runtime.** A CPU runtime is enough (Colab: Runtime > Change runtime type); a GPU is used when there is
 one. {timing} A GPU run was not timed here.
@@ -172,9 +162,9 @@ def build(which: str) -> nbformat.NotebookNode:
             ),
         )
         # the smallest model as a step of its own, then the course's model last: the checker reads "Final model"
-        finals = ([(model.S7_SMALLEST, "Smallest model")] if model.S7_SMALLEST != model.S7_FINAL else []) + [
-            (model.S7_FINAL, "Final model")
-        ]
+        finals = (
+            [(model.S7_SMALLEST, "Smallest model", ("S7_SMALLEST",))] if model.S7_SMALLEST != model.S7_FINAL else []
+        ) + [(model.S7_FINAL, "Final model", ("S7",))]
     else:
         names = [model.S6_FINAL]
         runtime = RUNTIME.format(timing=timing(which), trains=f"`{model.S6_FINAL}`")
@@ -186,7 +176,7 @@ def build(which: str) -> nbformat.NotebookNode:
             runtime=runtime,
             verdicts=verdicts(rep, (model.S6_FINAL, S6, "the course's bar"), (model.S6_FINAL, S6_OURS, "ours")),
         )
-        finals = [(model.S6_FINAL, "Final model")]
+        finals = [(model.S6_FINAL, "Final model", ("S6", "S6_OURS"))]
     cells = [
         new_markdown_cell(title),
         new_code_cell(PARAMS, metadata={"tags": ["parameters"]}),
@@ -207,14 +197,14 @@ def build(which: str) -> nbformat.NotebookNode:
                 '"Session 7 models (parameters; seeds that hold): this notebook\'s runs"))'
             ),
         ]
-    for f, label in finals:
+    for f, label, bars in finals:
         cells += [
             new_markdown_cell(
                 f"## {label}, {f}: every seed, misclassified images, per-class accuracy\n\n"
                 "The table reads every reference run of this model in `results/`; the "
                 "figures show this notebook's own run."
             ),
-            new_code_cell(FINAL.format(final=f, label=label)),
+            new_code_cell(FINAL.format(final=f, label=label, bars=", ".join(f"utils.course.{b}" for b in bars))),
         ]
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

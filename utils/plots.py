@@ -13,9 +13,10 @@ import torch
 import torch.nn as nn
 
 from utils.config import Result
-from utils.course import S7
+from utils.course import S7, Bar
 from utils.data import normalize
 from utils.inspection import class_activation_maps, last_feature_layer
+from utils.runs import holds
 
 
 def new_figure(ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (6, 4)):
@@ -38,8 +39,8 @@ def run_colours(n: int) -> list:
     return [matplotlib.colormaps["viridis"](i / (n - 1)) for i in range(n)]
 
 
-def plot_curves(results: Iterable[Result], title: str = ""):
-    """Train and evaluation loss and accuracy per epoch, one line per run."""
+def plot_curves(results: Iterable[Result], title: str = "", bar: Bar = S7):
+    """Train and evaluation loss and accuracy per epoch, one line per run, against ``bar``'s accuracy."""
     results = list(results)
     fig, ax = new_figure(2, 2, (6, 3.6))
     colours = run_colours(len(results))
@@ -56,8 +57,8 @@ def plot_curves(results: Iterable[Result], title: str = ""):
             ax[i][j].set_title(label)
             ax[i][j].set_xlabel("epoch")
             ax[i][j].grid(alpha=0.3)
-    bar_label = f"{S7.min_acc:g}%"
-    ax[1][1].axhline(S7.min_acc, color="grey", ls="--", lw=1, label=bar_label)
+    bar_label = f"{bar.min_acc:g}%"
+    ax[1][1].axhline(bar.min_acc, color="grey", ls="--", lw=1, label=bar_label)
     from matplotlib.ticker import MaxNLocator
 
     for a in ax[0]:
@@ -152,34 +153,33 @@ def plot_confusion(result: Result):
     return fig
 
 
-def plot_params_vs_accuracy(groups: dict[str, Sequence[Result]], title: str, last: int = 3):
-    """Which models hold the bar, on how many seeds, with how many parameters: one row per model, fewest parameters
-    at the top; a dot per seed at the lowest of its last ``last`` epochs (the bar holds when the dot is right of
-    the dashed line), a vertical mark at their mean."""
+def plot_params_vs_accuracy(groups: dict[str, Sequence[Result]], title: str, bar: Bar = S7):
+    """Which models hold ``bar``, on how many seeds, with how many parameters: one row per model, fewest parameters
+    at the top; a dot per seed at its floor (the lowest of the last epochs the bar looks at: the seed holds when
+    the dot is right of the dashed line), a vertical mark at their mean."""
     names = sorted(groups, key=lambda n: (groups[n][0].params, n))
     fig, ax = new_figure(size=(7.5, 0.9 + 0.36 * len(names)))
     a = ax[0][0]
     for row, name in enumerate(names):
-        floors = [min(r.last(last)) for r in groups[name]]
-        holds = [f >= S7.min_acc for f in floors]
-        a.scatter(floors, [row] * len(floors), s=18, c=["tab:blue" if h else "tab:red" for h in holds], alpha=0.8)
+        floors = [bar.floor(r) for r in groups[name]]
+        held = [holds(r, bar) for r in groups[name]]
+        a.scatter(floors, [row] * len(floors), s=18, c=["tab:blue" if h else "tab:red" for h in held], alpha=0.8)
         a.scatter([sum(floors) / len(floors)], [row], marker="|", s=250, c="black", linewidths=1.5)
-    a.axvline(S7.min_acc, color="grey", ls="--", lw=1)
+    a.axvline(bar.min_acc, color="grey", ls="--", lw=1)
     a.set_yticks(range(len(names)))
     a.set_yticklabels(
-        [f"{n} ({groups[n][0].params:,}; {sum(min(r.last(last)) >= S7.min_acc for r in groups[n])}/{len(groups[n])})"
-         for n in names],
+        [f"{n} ({groups[n][0].params:,}; {sum(holds(r, bar) for r in groups[n])}/{len(groups[n])})" for n in names],
         fontsize=8,
-    )  # fmt: skip
+    )
     a.invert_yaxis()
-    a.set_xlabel(f"lowest of the last {last} epochs, per seed (%); bar {S7.min_acc:g}% dashed")
+    a.set_xlabel(f"lowest of the last {bar.last} epochs, per seed (%); bar {bar.min_acc:g}% dashed")
     a.set_title(title, fontsize=10)
     a.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig
 
 
-def plot_steps(results: Sequence[Result], title: str, floor: float = 97.0):
+def plot_steps(results: Sequence[Result], title: str, floor: float = 97.0, bar: Bar = S7):
     """One panel per step, in order: its test accuracy (solid) and its training accuracy on augmented batches
     (dashed) per epoch, against the bar; the axis starts at ``floor``."""
     cols = 5
@@ -191,7 +191,7 @@ def plot_steps(results: Sequence[Result], title: str, floor: float = 97.0):
         epochs = [h.epoch for h in r.history]
         a.plot(epochs, [h.eval_acc for h in r.history], color="tab:blue", lw=1.5)
         a.plot(epochs, [h.train_acc for h in r.history], color="tab:orange", ls="--", lw=1)
-        a.axhline(S7.min_acc, color="grey", ls=":", lw=1)
+        a.axhline(bar.min_acc, color="grey", ls=":", lw=1)
         a.set_ylim(floor, 100)
         a.set_title(f"{r.model} ({r.params:,})", fontsize=8)
         a.tick_params(labelsize=7)

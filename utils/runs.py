@@ -161,14 +161,14 @@ def meets_bar(result: Result, min_acc: float, last: int = 3, max_epochs: int = 1
     return len(result.history) <= max_epochs and all(a >= min_acc for a in result.last(last))
 
 
+def holds(result: Result, bar) -> bool:
+    """Whether a run holds ``bar`` (a utils.course.Bar), by meets_bar: the question that the report, the notebooks,
+    train.py and the figures ask of a run."""
+    return meets_bar(result, bar.min_acc, bar.last, bar.max_epochs)
+
+
 def floor_stats(results: Sequence[Result], bar) -> tuple[float, float, float]:
     """(mean, standard deviation, lowest) of the runs' floors at ``bar`` (a utils.course.Bar): the statistic over
     seeds that the README, the report and train.py give."""
     floors = np.array([bar.floor(r) for r in results])
     return float(floors.mean()), float(floors.std(ddof=1)) if len(floors) > 1 else 0.0, float(floors.min())
-
-
-def last_epochs_stats(results: Sequence[Result], last: int = 3) -> tuple[float, float, float]:
-    """(mean, standard deviation, minimum) of the last ``last`` epochs' accuracies over all runs."""
-    values = np.array([a for r in results for a in r.last(last)])
-    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0, float(values.min())

@@ -14,15 +14,11 @@ from utils import course
 from utils.inspection import markdown_table, model_summary, receptive_field_markdown
 from utils.notebook import seeds_table
 from utils.runs import floor_stats as seed_floors
-from utils.runs import meets_bar
+from utils.runs import holds
 from utils.training import Evaluation, course_line, epoch_line
 
 MIN_SEEDS = 5  # a claim that the bar holds "on every seed" needs at least this many
 TEST_IMAGES = 10_000
-
-
-def meets(result, bar: course.Bar) -> bool:
-    return meets_bar(result, bar.min_acc, bar.last, bar.max_epochs)
 
 
 def floor_stats(runs, bar: course.Bar) -> tuple[float, float, float]:
@@ -81,7 +77,7 @@ def targets(rep: Report) -> str:
                 "epochs": f"at most {bar.max_epochs}",
                 f"each of the last {bar.last} epochs": f">= {bar.min_acc:.2f}%",
                 "model": f"`{name}` ({runs[0].params:,})",
-                "seeds that hold": f"{sum(meets(r, bar) for r in runs)} of {len(runs)}",
+                "seeds that hold": f"{sum(holds(r, bar) for r in runs)} of {len(runs)}",
                 "floor over the seeds: mean, std": f"{mean:.2f}%, {std:.3f}",
                 "a fresh draw holds": share(fresh),
             }
@@ -91,7 +87,7 @@ def targets(rep: Report) -> str:
 
 def verdict(runs, bar: course.Bar) -> tuple[bool, str]:
     """(met, how its seeds fare): met when every one of at least CLAIM_SEEDS seeds holds the bar."""
-    held = sum(meets(r, bar) for r in runs)
+    held = sum(holds(r, bar) for r in runs)
     seeds = f"{held} of {len(runs)} seeds hold"
     if held == len(runs):
         return len(runs) >= CLAIM_SEEDS, seeds if len(runs) >= CLAIM_SEEDS else f"{seeds}, fewer than {CLAIM_SEEDS}"
@@ -178,12 +174,12 @@ def robustness(rep: Report, name: str, bar: course.Bar) -> str:
             "| seed | " + " | ".join(map(str, seeds)) + " |",
             "|---" * (len(runs) + 1) + "|",
             "| floor (%) | " + " | ".join(f"{bar.floor(r):.2f}" for r in runs) + " |",
-            "| holds | " + " | ".join("yes" if meets(r, bar) else "**no**" for r in runs) + " |",
+            "| holds | " + " | ".join("yes" if holds(r, bar) else "**no**" for r in runs) + " |",
         ]
     )
     mean, std, fresh = floor_stats(runs, bar)
     error = sampling_error(mean)
-    held = sum(meets(r, bar) for r in runs)
+    held = sum(holds(r, bar) for r in runs)
     return (
         f"{table}\n\n`{name}` ({runs[0].params:,} parameters) at {bar.min_acc:.2f}%: {held} of {len(runs)} seeds "
         f"hold. Their floors have mean {mean:.2f}% and standard deviation {std:.3f}. A normal fit "
@@ -226,7 +222,7 @@ def test_set_verdict(rep: Report, point: str, val: list, name: str, test: list, 
     validation_gap(rep), when the caller has it)."""
     if test:
         mean, std, _ = floor_stats(test, course.S7)
-        return f"`{name}`: {sum(meets(r, course.S7) for r in test)} of {len(test)} hold, floor {mean:.2f}%, {std:.3f}"
+        return f"`{name}`: {sum(holds(r, course.S7) for r in test)} of {len(test)} hold, floor {mean:.2f}%, {std:.3f}"
     if len(val) < MIN_SEEDS:
         return f"not sent: {len(val)} of {MIN_SEEDS} validation seeds run"
     mean = floor_stats(val, course.S7)[0]
@@ -274,7 +270,7 @@ def step_results(rep: Report, name: str) -> str:
     if len(runs) > 1:
         mean, std, _ = floor_stats(runs, course.S7)
         said += (
-            f" Over {len(runs)} seeds, {sum(meets(x, course.S7) for x in runs)} hold the bar; their floors average "
+            f" Over {len(runs)} seeds, {sum(holds(x, course.S7) for x in runs)} hold the bar; their floors average "
             f"{mean:.2f}% (std {std:.3f})."
         )
     return said
@@ -302,7 +298,7 @@ def s7_steps(rep: Report) -> str:
     return "\n".join(parts)
 
 
-def final(rep: Report, name: str, role: str) -> str:
+def final(rep: Report, name: str, bar: course.Bar, role: str) -> str:
     """A final model in full, for docs/models.md: its seeds, torchsummary, receptive field, seed 1's log."""
     runs = rep.runs[name]
     net = model_lib.get_model(name)
@@ -319,7 +315,7 @@ def final(rep: Report, name: str, role: str) -> str:
         [
             f"## {name}\n\n{role}: {runs[0].params:,} parameters. {model_lib.get_target(name)}\n",
             f"Every seed (`python train.py --model {name} --seeds {seeds} --out results`):\n",
-            seeds_table(runs),
+            seeds_table(runs, bar),
             "",
             "<details><summary>torchsummary</summary>\n",
             "```",
@@ -396,7 +392,7 @@ def ledger(rep: Report) -> str:
                 "model": f"`{name}`",
                 "parameters": f"{runs[0].params:,}",
                 "test seeds": len(runs),
-                "hold": sum(meets(r, bar) for r in runs),
+                "hold": sum(holds(r, bar) for r in runs),
                 "mean floor": f"{mean:.2f}%",
                 "commits": ", ".join(commits),
                 "validation evidence": said,

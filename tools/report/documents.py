@@ -52,7 +52,7 @@ def blocks(rep: Report) -> dict[str, str]:
     for key, name, bar, role in claimed():
         if name in rep.runs:
             out[key] = lambda rep, name=name, bar=bar: claims.final_summary(rep, name, bar)
-            out[f"{key}-details"] = lambda rep, name=name, role=role: claims.final(rep, name, role)
+            out[f"{key}-details"] = lambda rep, name=name, bar=bar, role=role: claims.final(rep, name, bar, role)
     if model_lib.S7_SMALLEST == model_lib.S7_FINAL:  # one model answers both: its section once
         out["s7-smallest"] = out["s7-smallest-details"] = lambda rep: (
             f"`{model_lib.S7_SMALLEST}`, the course's model above, is also the smallest."

@@ -17,6 +17,7 @@ from tools import search_space
 from tools.report.results import FIGURES, Report
 from utils import plots
 from utils.course import S7
+from utils.notebook import course_bar
 from utils.paths import REPO, write_atomic
 from utils.runs import load_trained
 
@@ -42,7 +43,9 @@ def figure_files(rep: Report) -> dict[str, Callable]:
         if name not in rep.runs:
             continue
         runs = rep.runs[name]
-        figs[f"{name}_curves.png"] = lambda runs=runs, name=name: plots.plot_curves(runs, f"{name}: every seed")
+        figs[f"{name}_curves.png"] = lambda runs=runs, name=name: plots.plot_curves(
+            runs, f"{name}: every seed", course_bar(name)
+        )
         figs[f"{name}_misclassified.png"] = lambda runs=runs: plots.plot_misclassified(runs[0], rep.test_set()[0])
         figs[f"{name}_confusion.png"] = lambda runs=runs: plots.plot_confusion(runs[0])
         if rep.has_weights(name):

@@ -34,7 +34,7 @@ def test_quick_benchmark_writes_its_file(tmp_path, mnist):
 
 def test_the_epoch_table_gives_the_share_of_the_batchnorm_re_estimate():
     bench = {
-        "machine": {"cpu": "cpu", "cores": 2, "threads": 2, "torch": "2", "device": "cpu"},
+        "machine": {"cpu": "cpu", "cores": 2, "threads": 2, "torch": "2", "backend": "cpu"},
         "batch_size": 128,
         "warmup_batches": 1,
         "timed_batches": 1,

@@ -15,7 +15,12 @@ from utils import course
 ALL = model_lib.list_models()
 S7 = model_lib.s7_models()
 # each final model within its bar's parameters
-FINALS = {model_lib.S7_FINAL: course.S7, model_lib.S7_SMALLEST: course.S7_SMALLEST, model_lib.S6_FINAL: course.S6}
+FINALS = {
+    model_lib.S7_FINAL: course.S7,
+    model_lib.S7_SMALLEST: course.S7_SMALLEST,
+    model_lib.S7_ROBUST: course.S7_ROBUST,
+    model_lib.S6_FINAL: course.S6,
+}
 
 
 def test_registry_lists_the_session_7_steps_in_order():

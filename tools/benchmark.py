@@ -201,7 +201,7 @@ def machine() -> dict:
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "python": platform.python_version(),
-        "device": str(default_device()),
+        "backend": str(default_device()),  # cpu or cuda (a run's "device" names the CPU or GPU model)
     }
 
 
@@ -239,7 +239,7 @@ def markdown(bench: dict) -> str:
     first = next(iter(bench["pipelines"]))
     lines = [
         f"Measured on {m['cpu']} ({m['cores']} cores, {m['threads']} torch threads, torch {m['torch']}, "
-        f"{m['device']}); batch size {bench['batch_size']}, {bench['timed_batches']} timed batches after "
+        f"{m['backend']}); batch size {bench['batch_size']}, {bench['timed_batches']} timed batches after "
         f"{bench['warmup_batches']} warm-up batches.\n",
         "| model | pipeline | train images/s | eval images/s | peak memory (MB) | train speed-up |",
         "|---|---|---|---|---|---|",

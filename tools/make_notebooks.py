@@ -12,9 +12,9 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 import model
-from tools.report import claims, steps
+from tools.report import claims, extras, steps
 from tools.report.results import Report, requirement_lines
-from utils.course import S6, S6_OURS, S7, S7_SMALLEST, SMOKE
+from utils.course import S6, S6_OURS, S7, S7_ROBUST, S7_SMALLEST, SMOKE
 from utils.paths import REPO, repository_slug
 
 NOTEBOOKS = ("S6", "S7")
@@ -132,14 +132,12 @@ def verdicts(rep: Report, *targets: tuple) -> str:
 
 def timing(which: str) -> str:
     """How long the committed notebook took when it was last executed, from its own metadata."""
-    path = REPO / f"{which}.ipynb"
-    meta = nbformat.read(path, as_version=4).metadata if path.exists() else {}
-    seconds, where = meta.get("papermill", {}).get("duration"), meta.get("execution", {})
-    if not seconds or "machine" not in where:
+    done = extras.execution(f"{which}.ipynb") if (REPO / f"{which}.ipynb").exists() else {}
+    if not done.get("seconds") or "backend" not in done:
         return "Its running time has not been measured yet."
     return (
-        f"Executed top to bottom, it took {seconds / 60:.0f} minutes on {where['machine']} "
-        f"({where['cores']} cores, {where['device']})."
+        f"Executed top to bottom, it took {done['seconds'] / 60:.0f} minutes on {done['machine']} "
+        f"({done['cores']} cores, {done['backend']})."
     )
 
 
@@ -159,6 +157,7 @@ def build(which: str) -> nbformat.NotebookNode:
                 rep,
                 (model.S7_FINAL, S7, "the course's bar"),
                 (model.S7_SMALLEST, S7_SMALLEST, f"ours ({S7_SMALLEST.params_text} parameters)"),
+                (model.S7_ROBUST, S7_ROBUST, f"ours on every seed ({S7_ROBUST.params_text} parameters)"),
             ),
         )
         # the smallest model as a step of its own, then the course's model last: the checker reads "Final model"

@@ -79,7 +79,7 @@ def finish(path: Path) -> None:
 
     nb = nbformat.read(str(path), as_version=4)
     nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
-    nb.metadata["execution"] = {"machine": cpu_name(), "cores": os.cpu_count(), "device": str(default_device())}
+    nb.metadata["execution"] = {"machine": cpu_name(), "cores": os.cpu_count(), "backend": str(default_device())}
     nbformat.write(nb, str(path))
 
 

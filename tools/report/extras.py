@@ -40,8 +40,8 @@ def notebooks(rep: Report) -> str:
                 + (f" ... `{trains[-1]}`" if len(trains) > 1 else ""),
                 "minutes": (f"{done['seconds'] / 60:.0f}" if done["seconds"] else "not recorded")
                 + (" (smoke run)" if done["smoke"] else ""),
-                "executed on": f"{done['machine']}, {done['cores']} cores, {done['device']}"
-                if "machine" in done
+                "executed on": f"{done['machine']}, {done['cores']} cores, {done['backend']}"
+                if "backend" in done
                 else "not recorded",
             }
         )

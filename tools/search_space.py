@@ -141,9 +141,7 @@ LEVERS = ("sep-all-23+hold2+bn300+aug1.5+drop0",)
 # The robust target is utils.course.S7_ROBUST. A point goes to the test set when its mean floor over 5 validation
 # seeds beats the incumbent's at its size (Model_14's point) and reaches the target's mean floor, less the smallest
 # gap between validation and test on record; the fewest parameters first.
-WAITING: dict[str, str] = {  # grid point -> why a point that qualifies has no test runs yet
-    "sep-10-29+hold2+bn300": "the next Session 7 step on 10 test seeds, once the S7 notebook can run it too",
-}
+WAITING: dict[str, str] = {}  # grid point -> why a point that qualifies has no test runs yet
 
 BASE_RECIPE = dict(
     augmentation=1.0,

@@ -197,12 +197,6 @@ def robustness(rep: Report, name: str, bar: course.Bar) -> str:
     )
 
 
-def frontier(rep: Report) -> str:
-    """Parameters against the floors of every test seed of every Session 7 model (their statistics are the
-    ledger's)."""
-    return image("s7_params_vs_accuracy.png", "Every Session 7 model: the floor of each test seed")
-
-
 def robust_points(rep: Report) -> list[tuple[str, list, str, list]]:
     """(grid point, validation runs, the model that ran it on the test set or "", its test runs) of each size of the
     robust frontier, fewest parameters first, then each lever toward the smallest model on every seed."""
@@ -249,7 +243,7 @@ def test_set_verdict(rep: Report, point: str, val: list, name: str, test: list, 
 
 def robust_frontier(rep: Report) -> str:
     """One shape at six sizes on one recipe, and the levers tried at the smallest: each one's validation seeds and,
-    where it went there, its test seeds."""
+    where it went there, its test seeds; then every Session 7 model's test seeds against the bar."""
     rows, gap = [], validation_gap(rep)
     for point, val, name, test in robust_points(rep):
         stack, *changes = point.split("+")
@@ -262,8 +256,12 @@ def robust_frontier(rep: Report) -> str:
         }
         row["test set"] = test_set_verdict(rep, point, val, name, test, gap)
         rows.append(row)
-    plot = image("s7_robust_frontier.png", "One shape at six sizes: the floor of each validation and test seed")
-    return markdown_table(rows) + "\n\n" + plot
+    plots = (
+        image("s7_robust_frontier.png", "One shape at six sizes: the floor of each validation and test seed")
+        + " "
+        + image("s7_params_vs_accuracy.png", "Every Session 7 model: the floor of each test seed")
+    )
+    return markdown_table(rows) + "\n\n" + plots
 
 
 def step_results(rep: Report, name: str) -> str:

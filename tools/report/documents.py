@@ -38,7 +38,6 @@ def blocks(rep: Report) -> dict[str, str]:
         "notebooks": extras.notebooks,
         "submission": extras.submission,
         "s7-steps": claims.s7_steps,
-        "s7-frontier": claims.frontier,
         "s7-robust-frontier": claims.robust_frontier,
         "ledger": claims.ledger,
         "predict": extras.predict_demo,

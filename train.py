@@ -19,8 +19,9 @@ import torch
 
 import model as model_lib
 from utils.config import TrainConfig
-from utils.course import S6, S7, SMOKE
+from utils.course import SMOKE
 from utils.data import DataError
+from utils.notebook import course_bar
 from utils.paths import DEFAULT_DATA_DIR, DEFAULT_RUNS_DIR
 from utils.runs import floor_stats, holds
 from utils.training import train
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"train.py: error: {err}", file=sys.stderr)
             return 2
     if len(results) > 1:  # the README's statistic: each seed's floor at the course's bar
-        bar = S6 if args.model == model_lib.S6_FINAL else S7
+        bar = course_bar(args.model)
         mean, std, low = floor_stats(results, bar)
         held = sum(holds(r, bar) for r in results)
         print(

@@ -1,6 +1,7 @@
 """The notebook checker, on notebooks crafted to break each requirement, and on a good one."""
 
 import contextlib
+import dataclasses
 import io
 import json
 import subprocess
@@ -18,16 +19,7 @@ from utils import course
 CHECKER = [sys.executable, "-m", "tools.check_notebook"]
 MODEL_6_PARAMS = f"{model_lib.count_parameters(model_lib.get_model('Model_6')):,}"
 S7 = course.S7
-BARS = [
-    "--max-params",
-    str(S7.max_params),
-    "--max-epochs",
-    str(S7.max_epochs),
-    "--min-acc",
-    str(S7.min_acc),
-    "--last",
-    "3",
-]
+BARS = ["--bar", "S7"]
 
 
 def stream(text):
@@ -151,40 +143,38 @@ def test_the_limits_are_inclusive(tmp_path):
     assert "PASS epochs: 15 (limit: 15)" in out and "99.40%, 99.50%, 99.40% (bar: 99.4%)" in out
 
 
-def test_the_window_is_three_epochs_unless_told(tmp_path):
+def test_the_window_is_the_bars_own(tmp_path):
     path = write(tmp_path, model_output(accuracies=(9900, 9950, 9950, 9950)))
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = check_notebook.main([str(path), *BARS[:-2]])
-    assert code == 0 and "PASS accuracy, each of the last 3 epochs: 99.50%, 99.50%, 99.50%" in out.getvalue()
-    code, out = run(path, "--last", "4")
-    assert code == 1 and "FAIL accuracy, each of the last 4 epochs: 99.00%, 99.50%" in out
+    accuracy = check_notebook.check(path, S7)[-1]
+    assert accuracy.ok and accuracy.line().startswith(
+        "PASS accuracy, each of the last 3 epochs: 99.50%, 99.50%, 99.50%"
+    )
+    accuracy = check_notebook.check(path, dataclasses.replace(S7, last=4))[-1]
+    assert not accuracy.ok and accuracy.line().startswith("FAIL accuracy, each of the last 4 epochs: 99.00%, 99.50%")
     code, out = run(write(tmp_path, model_output(accuracies=(9950, 9950, 9950))))  # exactly the window
     assert code == 0 and "PASS accuracy, each of the last 3 epochs: 99.50%, 99.50%, 99.50% (bar: 99.4%)\n" in out
 
 
-def test_the_bars_are_required_and_documented(capsys):
+def test_the_bar_is_the_notebooks_own_or_named_and_documented(tmp_path, capsys):
+    good = write(tmp_path, model_output(accuracies=(9950,) * 18))
+    assert check_notebook.main([str(good)]) == 1  # nb.ipynb: which bar?
+    assert capsys.readouterr().out == "FAIL notebook: which bar? nb.ipynb is not one of S6, S7: pass --bar\n"
+    s6 = good.rename(tmp_path / "S6.ipynb")
+    assert check_notebook.main([str(s6)]) == 0  # Session 6's bar: 20 epochs allowed, under 20,000 parameters
+    assert "(limit: fewer than 20,000)" in capsys.readouterr().out
+    assert check_notebook.main([str(s6), "--bar", "S7"]) == 1  # 18 epochs: over Session 7's 15
+    assert "FAIL epochs: 18 (limit: 15)" in capsys.readouterr().out
     with pytest.raises(SystemExit) as stop:
-        check_notebook.main(["nb.ipynb", *BARS[:4]])
-    assert stop.value.code == 2 and "the following arguments are required: --min-acc" in capsys.readouterr().err
-    for missing in ("--max-params", "--max-epochs"):
-        args = [a for a in BARS if a not in (missing, BARS[BARS.index(missing) + 1])]
-        with pytest.raises(SystemExit):
-            check_notebook.main(["nb.ipynb", *args])
-        assert f"required: {missing}" in capsys.readouterr().err
+        check_notebook.main([str(s6), "--bar", "S8"])
+    assert stop.value.code == 2 and "argument --bar: invalid choice: 'S8'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         check_notebook.main(["--help"])
     raw_help = capsys.readouterr().out
     # the description is the module's docstring, its example command kept on a line of its own
-    assert (
-        "\n    python -m tools.check_notebook S7.ipynb --max-params 8000 --max-epochs 15 --min-acc 99.4 --last 3\n"
-        in raw_help
-    )
+    assert "\n    python -m tools.check_notebook S7.ipynb " in raw_help
     help_text = " ".join(raw_help.split())
     for words in (
-        "--max-params MAX_PARAMS parameters must be fewer than this",
-        "--min-acc MIN_ACC test accuracy bar, in percent",
-        "--last LAST each of the last N epochs must reach the bar",
+        "--bar {S6,S7} the course's bar to check (default: the notebook's own, S6.ipynb -> S6, S7.ipynb -> S7)",
         "--model MODEL model to check (default: the notebook's 'Final model:' line)",
         "--badges BADGES write shields.io badge files here",
     ):
@@ -285,14 +275,15 @@ def test_model_names_the_model_to_check(tmp_path):
     assert code == 1 and "FAIL accuracy, each of the last 3 epochs: 90.00%, 90.00%, 90.00%" in out
 
 
-def test_the_parameter_limit_is_strict(tmp_path):
+def test_the_parameter_limit_is_the_bars_strict_or_inclusive(tmp_path):
     path = write(tmp_path, model_output())
-    at_limit = list(BARS)
-    at_limit[BARS.index("--max-params") + 1] = MODEL_6_PARAMS.replace(",", "")
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = check_notebook.main([str(path), *at_limit])
-    assert code == 1 and f"FAIL parameters: {MODEL_6_PARAMS} (limit: fewer than {MODEL_6_PARAMS})" in out.getvalue()
+    params = model_lib.count_parameters(model_lib.get_model("Model_6"))
+    strict = check_notebook.check(path, dataclasses.replace(S7, max_params=params))[0]
+    assert strict.line() == f"FAIL parameters: {MODEL_6_PARAMS} (limit: fewer than {MODEL_6_PARAMS})"
+    inclusive = check_notebook.check(path, dataclasses.replace(S7, max_params=params, strict=False))[0]
+    assert inclusive.line() == f"PASS parameters: {MODEL_6_PARAMS} (limit: at most {MODEL_6_PARAMS})"
+    below = check_notebook.check(path, dataclasses.replace(S7, max_params=params - 1, strict=False))[0]
+    assert not below.ok
 
 
 def test_missing_notebook(tmp_path, capsys):

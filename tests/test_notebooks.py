@@ -18,7 +18,7 @@ def test_committed_notebook_meets_the_bars_it_was_executed_for(notebook):
     """The course's bars; a fork's notebooks executed as a smoke run meet the smoke bar (the README's notebook
     table says "smoke run" for them)."""
     bar = run_notebooks.bar_of(utils.REPO / notebook, smoke=run_notebooks.executed_as_smoke(utils.REPO / notebook))
-    checks = check_notebook.check(utils.REPO / notebook, bar.max_params, bar.max_epochs, bar.min_acc, bar.last)
+    checks = check_notebook.check(utils.REPO / notebook, bar)
     assert all(c.ok for c in checks), [c.line() for c in checks]
     assert len(checks) == 7
 

@@ -1,14 +1,15 @@
 """Check an executed notebook's *outputs* against the assignment's requirements.
 
-    python -m tools.check_notebook S7.ipynb --max-params 8000 --max-epochs 15 --min-acc 99.4 --last 3
+    python -m tools.check_notebook S7.ipynb              # Session 7's bar: the notebook's name says which
+    python -m tools.check_notebook my_copy.ipynb --bar S6
 
 It reads what the notebook printed for its final model (the section that starts with the line
 "Model: <name>"; the name comes from --model or the notebook's "Final model: <name>" line):
 the torchsummary table and the course's per-epoch "Test set: ..." lines. One line per
 requirement, PASS or FAIL with the value found; the exit status is 1 on any FAIL.
 The parameter count printed must also equal that of the same model built from model.py now,
-so outputs left over from older code are caught. The course's bars are in utils/course.py;
-python -m tools.run_notebooks passes them.
+so outputs left over from older code are caught. The course's bars are utils.course's ``Bar``s (BARS names them),
+and a Bar says what holding it means: the checker asks it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from utils.course import BARS, Bar
 
 SUMMARY_ROW = re.compile(r"^\s*(\w+)-\d+\s+\[([-\d, ]+)\]\s+[\d,]+\s*$")
 TOTAL_PARAMS = re.compile(r"^Total params: ([\d,]+)\s*$", re.M)
@@ -98,9 +101,7 @@ def is_gap(layer: str, shape: str) -> bool:
     return layer == "AdaptiveAvgPool2d" or (layer == "AvgPool2d" and dims[-2:] == ["1", "1"])
 
 
-def check(
-    path: Path, max_params: int, max_epochs: int, min_acc: float, last: int, model: str | None = None
-) -> list[Check]:
+def check(path: Path, bar: Bar, model: str | None = None) -> list[Check]:
     text = output_text(path)
     name, section = model_section(text, model)
     layers = [(m.group(1), m.group(2)) for m in map(SUMMARY_ROW.match, section.splitlines()) if m]
@@ -114,9 +115,10 @@ def check(
     params = int(total.group(1).replace(",", ""))
     built = built_parameters(name)
     types = [t for t, _ in layers]
+    last = bar.last
     tail = accs[-last:]
     checks = [
-        Check("parameters", params < max_params, f"{params:,} (limit: fewer than {max_params:,})"),
+        Check("parameters", bar.allows(params), f"{params:,} (limit: {bar.params_text})"),
         Check(
             "parameters match model.py",
             built == params,
@@ -138,12 +140,12 @@ def check(
             any(is_gap(t, s) for t, s in layers),
             next((f"{t} -> [{s}]" for t, s in layers if is_gap(t, s)), "no layer pools to 1x1"),
         ),
-        Check("epochs", len(accs) <= max_epochs, f"{len(accs)} (limit: {max_epochs})"),
+        Check("epochs", len(accs) <= bar.max_epochs, f"{len(accs)} (limit: {bar.max_epochs})"),
         Check(
             f"accuracy, each of the last {last} epochs",
-            len(accs) >= last and min(tail) >= min_acc,
+            len(accs) >= last and min(tail) >= bar.min_acc,
             ", ".join(f"{a:.2f}%" for a in tail)
-            + f" (bar: {min_acc}%"
+            + f" (bar: {bar.min_acc}%"
             + (f"; only {len(accs)} epoch(s) logged" if len(accs) < last else "")
             + ")",
         ),
@@ -180,18 +182,24 @@ def write_badges(checks: list[Check], folder: Path, prefix: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("notebook", type=Path)
-    p.add_argument("--max-params", type=int, required=True, help="parameters must be fewer than this")
-    p.add_argument("--max-epochs", type=int, required=True)
-    p.add_argument("--min-acc", type=float, required=True, help="test accuracy bar, in percent")
-    p.add_argument("--last", type=int, default=3, help="each of the last N epochs must reach the bar")
+    p.add_argument(
+        "--bar",
+        choices=list(BARS),
+        default=None,
+        help="the course's bar to check (default: the notebook's own, S6.ipynb -> S6, S7.ipynb -> S7)",
+    )
     p.add_argument("--model", default=None, help="model to check (default: the notebook's 'Final model:' line)")
     p.add_argument("--badges", type=Path, default=None, help="write shields.io badge files here")
     args = p.parse_args(argv)
     if not args.notebook.is_file():
         print(f"FAIL notebook: {args.notebook} does not exist", file=sys.stderr)
         return 1
+    bar = args.bar or (args.notebook.stem if args.notebook.stem in BARS else None)
+    if bar is None:
+        print(f"FAIL notebook: which bar? {args.notebook.name} is not one of {', '.join(BARS)}: pass --bar")
+        return 1
     try:
-        checks = check(args.notebook, args.max_params, args.max_epochs, args.min_acc, args.last, args.model)
+        checks = check(args.notebook, BARS[bar], args.model)
     except NotebookError as err:
         print(f"FAIL notebook: {err}")
         return 1

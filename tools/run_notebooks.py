@@ -87,7 +87,7 @@ def check(notebook: Path, badges: Path | None, smoke: bool) -> bool:
     print(f"{notebook.name}:")
     try:
         bar = bar_of(notebook, smoke)
-        checks = check_notebook.check(notebook, bar.max_params, bar.max_epochs, bar.min_acc, bar.last)
+        checks = check_notebook.check(notebook, bar)
     except check_notebook.NotebookError as err:
         print(f"  FAIL notebook: {err}")
         return False

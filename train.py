@@ -23,6 +23,7 @@ from utils.course import SMOKE
 from utils.data import DataError
 from utils.notebook import course_bar
 from utils.paths import DEFAULT_DATA_DIR, DEFAULT_RUNS_DIR
+from utils.recipe import config_for
 from utils.runs import floor_stats, holds
 from utils.training import train
 
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run or args.smoke:
         overrides.update(SMOKE)
     try:
-        configs = [TrainConfig.for_model(args.model, seed=seed, **overrides) for seed in args.seeds]
+        configs = [config_for(args.model, seed=seed, **overrides) for seed in args.seeds]
         if not args.dry_run:
             check_writable(args.out)
         device = torch.device(args.device) if args.device else None

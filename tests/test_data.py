@@ -57,8 +57,7 @@ def test_validation_split_is_disjoint_seeded_and_covers_the_training_set():
 
 
 def test_test_split_evaluates_the_official_test_set(mnist, raw_files):
-    cfg = utils.TrainConfig.for_model("Model_6")
-    split = utils.make_split(mnist, cfg, torch.device("cpu"))
+    split = utils.make_split(mnist, torch.device("cpu"), "test")
     assert split.eval_name == "Test"
     assert torch.equal(split.eval_x, utils.normalize(mnist.test_images))
     # the evaluated images are the bytes of the official t10k file
@@ -73,8 +72,7 @@ def test_limits_take_the_first_images_of_each_split(mnist):
         ("val", train_idx[:100], mnist.train_images[val_idx[:50]], mnist.train_labels[val_idx[:50]], val_idx[:50]),
         ("test", torch.arange(100), mnist.test_images[:50], mnist.test_labels[:50], torch.arange(50)),
     ):
-        cfg = utils.TrainConfig.for_model("Model_6", eval_split=split_name, train_limit=100, eval_limit=50)
-        split = utils.make_split(mnist, cfg, torch.device("cpu"))
+        split = utils.make_split(mnist, torch.device("cpu"), split_name, 10000, train_limit=100, eval_limit=50)
         assert torch.equal(split.train_x, utils.normalize(mnist.train_images[first_train])), split_name
         assert torch.equal(split.train_y, mnist.train_labels[first_train]), split_name
         assert torch.equal(split.eval_x, utils.normalize(eval_images)) and torch.equal(split.eval_y, eval_labels)
@@ -82,8 +80,7 @@ def test_limits_take_the_first_images_of_each_split(mnist):
 
 
 def test_val_split_never_touches_the_test_set(mnist):
-    cfg = utils.TrainConfig.for_model("Model_6", eval_split="val")
-    split = utils.make_split(mnist, cfg, torch.device("cpu"))
+    split = utils.make_split(mnist, torch.device("cpu"), **utils.config_for("Model_6", eval_split="val").images)
     assert split.eval_name == "Validation"
     assert len(split.train_x) == 50000 and len(split.eval_x) == 10000
     _, val_idx = utils.validation_split()
@@ -92,16 +89,22 @@ def test_val_split_never_touches_the_test_set(mnist):
 
 
 def test_the_validation_split_holds_out_the_configured_number_of_images(mnist):
-    split = utils.make_split(mnist, utils.TrainConfig.for_model("Model_6", eval_split="val", val_size=2000), "cpu")
+    split = utils.make_split(mnist, "cpu", "val", val_size=2000)
     assert len(split.train_x) == len(split.train_y) == 58000 and len(split.eval_x) == len(split.eval_y) == 2000
     assert torch.equal(split.eval_index, utils.validation_split(60000, 2000)[1])
+
+
+@pytest.mark.parametrize("eval_split, val_size", [("train", 10000), ("val", 0), ("val", 60000)])
+def test_a_split_that_is_neither_the_test_set_nor_a_held_out_part_is_refused(mnist, eval_split, val_size):
+    with pytest.raises(ValueError, match=f"no split '{eval_split}' of {val_size} held-out images"):
+        utils.make_split(mnist, "cpu", eval_split, val_size)
+    assert len(utils.make_split(mnist, "cpu", "val", 59999).train_x) == 1
 
 
 @pytest.mark.parametrize("eval_split", ["test", "val"])
 def test_the_images_and_labels_go_to_the_device_asked_for(mnist, eval_split):
     """On the meta device (shapes, no data): any device but the CPU shows where each tensor went."""
-    cfg = utils.TrainConfig.for_model("Model_6", eval_split=eval_split, train_limit=64, eval_limit=32)
-    split = utils.make_split(mnist, cfg, torch.device("meta"))
+    split = utils.make_split(mnist, torch.device("meta"), eval_split, 10000, train_limit=64, eval_limit=32)
     assert [t.device.type for t in (split.train_x, split.train_y, split.eval_x, split.eval_y)] == ["meta"] * 4
     assert [tuple(t.shape) for t in (split.train_x, split.train_y, split.eval_x, split.eval_y)] == [
         (64, 1, 28, 28), (64,), (32, 1, 28, 28), (32,)
@@ -391,7 +394,7 @@ def test_augmentation_keeps_the_background_and_moves_the_digit(mnist):
 
 def test_validation_images_are_never_trained_on(mnist):
     """By content, not by index: no validation image is among the training images of the val split."""
-    split = utils.make_split(mnist, utils.TrainConfig.for_model("Model_6", eval_split="val"), torch.device("cpu"))
+    split = utils.make_split(mnist, torch.device("cpu"), "val", 10000)
     rows = lambda t: {r.numpy().tobytes() for r in t.flatten(1)}
     assert len(split.train_x) == 50000 and len(split.eval_x) == 10000
     assert not rows(split.train_x) & rows(split.eval_x)
@@ -399,10 +402,10 @@ def test_validation_images_are_never_trained_on(mnist):
 
 def test_shuffling_follows_the_seed(mnist):
     """The batch order comes from the run's generator: the same seed, the same order; another, another."""
-    cfg = utils.TrainConfig.for_model(
+    cfg = utils.config_for(
         "Model_7", train_limit=512, eval_limit=100, rotate=0.0, scale=0.0, translate=0.0, batch_size=64
     )
-    split = utils.make_split(mnist, cfg, torch.device("cpu"))
+    split = utils.make_split(mnist, torch.device("cpu"), **cfg.images)
 
     def order(seed: int) -> list[int]:
         torch.manual_seed(0)  # the global generator is the same every time: only the run's may differ

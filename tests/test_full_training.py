@@ -21,7 +21,7 @@ def trained(mnist, tmp_path_factory):
 
     def train(name: str) -> utils.Result:
         if name not in runs:
-            cfg = utils.TrainConfig.for_model(name, seed=1)
+            cfg = utils.config_for(name, seed=1)
             runs[name] = utils.train(cfg, results_dir=tmp_path_factory.mktemp("full"), progress=False)
         return runs[name]
 

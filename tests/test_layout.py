@@ -77,6 +77,13 @@ def utils_imports(path) -> set[str]:
     return names
 
 
+def imported_modules(path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    return {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names} | {
+        n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
+    }
+
+
 def test_utils_modules_lie_in_floors_and_none_imports_the_package():
     graph = {
         f"utils.{p.stem}": utils_imports(p) for p in (utils.REPO / "utils").glob("*.py") if p.name != "__init__.py"
@@ -89,6 +96,9 @@ def test_utils_modules_lie_in_floors_and_none_imports_the_package():
         assert placed, f"a cycle among {sorted(set(graph) - set(floors))}"
         floors.update(placed)
     assert floors["utils.paths"] == floors["utils.course"] == 0 and floors["utils.notebook"] == max(floors.values())
+    # model.py's registry is met in utils.recipe and above it: what defines a run, and the data, know no model
+    knows_model = {m for m in graph if "model" in imported_modules(utils.REPO / "utils" / f"{m[6:]}.py")}
+    assert min(floors[m] for m in knows_model) == floors["utils.recipe"] > floors["utils.config"], knows_model
 
 
 def requirement_names(file: str) -> set[str]:

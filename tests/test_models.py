@@ -52,7 +52,7 @@ def test_parameter_count_agrees_with_torchsummary(name):
 @pytest.mark.parametrize("name", ALL)
 def test_every_model_states_its_target_and_recipe(name):
     assert len(model_lib.get_target(name)) > 20
-    cfg = utils.TrainConfig.for_model(name)
+    cfg = utils.config_for(name)
     assert cfg.epochs <= 15
 
 

@@ -133,7 +133,7 @@ def test_a_changed_number_is_caught(rep, tmp_path, monkeypatch):
 
 
 def test_stale_evidence_a_results_config_that_the_code_would_not_make_again_fails():
-    """Every committed run's configuration is what TrainConfig.for_model gives now for its model, seed and tag;
+    """Every committed run's configuration is what utils.config_for gives now for its model, seed and tag;
     fields added since a run was made must be at their defaults (they did not exist, so they were off)."""
     import dataclasses
 
@@ -141,7 +141,7 @@ def test_stale_evidence_a_results_config_that_the_code_would_not_make_again_fail
 
     defaults = utils.TrainConfig()
     for r in utils.load_results():
-        now = dataclasses.asdict(utils.TrainConfig.for_model(r.model, seed=r.config["seed"], tag=r.config["tag"]))
+        now = dataclasses.asdict(utils.config_for(r.model, seed=r.config["seed"], tag=r.config["tag"]))
         for key, value in now.items():
             assert r.config.get(key, getattr(defaults, key)) == value, (r.name, key, r.config.get(key), value)
 
@@ -185,7 +185,7 @@ def val_run(folder, tag, accuracies, seed=1, machine="cpu A", **changes):
 
     import utils
 
-    cfg = utils.TrainConfig.for_model("Model_7", layers="6 12 M D t6 10 10 11", eval_split="val", tag=tag,
+    cfg = utils.config_for("Model_7", layers="6 12 M D t6 10 10 11", eval_split="val", tag=tag,
                                       seed=seed, **changes)  # fmt: skip
     history = [utils.EpochRecord(i + 1, 0.01, 0.1, 99.0, 0.02, a, 1.0) for i, a in enumerate(accuracies)]
     result = utils.Result(cfg.run_name, cfg.model, 3434, dataclasses.asdict(cfg), "val", history, [], [], [], [],

@@ -9,6 +9,9 @@ import model as model_lib
 import utils
 from tools import search, search_space
 from utils import course
+from utils.recipe import network
+
+SETTINGS = search.Settings()
 
 
 def test_at_least_20_candidates_between_2000_and_3500_parameters_of_every_kind():
@@ -25,24 +28,28 @@ def test_at_least_20_candidates_between_2000_and_3500_parameters_of_every_kind()
 
 
 def test_a_candidates_config_builds_its_stack_with_the_recipe_of_its_model():
-    cfg = search.config("sep5x16", search_space.CANDIDATES["sep5x16"], "full", 15)
+    cfg = search.config(SETTINGS, "sep5x16", search_space.CANDIDATES["sep5x16"], "full", 15)
     assert cfg.eval_split == "val" and cfg.tag == "full-sep5x16" and cfg.epochs == 15
     recipe = model_lib.get_recipe(search_space.RECIPE_OF)
     assert all(getattr(cfg, k) == v for k, v in recipe.items())
-    assert model_lib.count_parameters(cfg.build()) == search.describe(search_space.CANDIDATES["sep5x16"])["params"]
+    assert model_lib.count_parameters(network(cfg)) == search.describe(search_space.CANDIDATES["sep5x16"])["params"]
 
 
 def test_a_grid_point_is_its_stack_with_every_named_change():
-    cfg = search.grid_config("m7-wide3+wd1e-4+aug0.5", "grid", 15)
+    cfg = search.grid_config(SETTINGS, "m7-wide3+wd1e-4+aug0.5", "grid", 15)
     assert cfg.layers == search_space.CANDIDATES["m7-wide3"] and cfg.tag == "grid-m7-wide3+wd1e-4+aug0.5"
     assert cfg.weight_decay == 1e-4 and (cfg.rotate, cfg.scale, cfg.translate) == (5.0, 0.05, 1.0)
-    plain = search.grid_config("m7", "grid", 15)
-    assert plain == search.config("m7", search_space.CANDIDATES["m7"], "grid", 15)  # no change: the base recipe
-    assert all(search.grid_config(point, "grid", 15) for point in search_space.GRID)
-    silu = search.grid_config("m7-linear-t+hold2+silu", "grid", 15)
+    plain = search.grid_config(SETTINGS, "m7", "grid", 15)
+    assert plain == search.config(
+        SETTINGS, "m7", search_space.CANDIDATES["m7"], "grid", 15
+    )  # no change: the base recipe
+    assert all(search.grid_config(SETTINGS, point, "grid", 15) for point in search_space.GRID)
+    silu = search.grid_config(SETTINGS, "m7-linear-t+hold2+silu", "grid", 15)
     assert silu.activation == "silu" and " l6 " in silu.layers and silu.hold == 2
-    assert {type(m) for m in silu.build().modules()} & {model_lib.nn.ReLU, model_lib.nn.SiLU} == {model_lib.nn.SiLU}
-    model_8 = search.grid_config("Model_8+hold2", "grid", 15)  # a registered model's stack, as a reference point
+    assert {type(m) for m in network(silu).modules()} & {model_lib.nn.ReLU, model_lib.nn.SiLU} == {model_lib.nn.SiLU}
+    model_8 = search.grid_config(
+        SETTINGS, "Model_8+hold2", "grid", 15
+    )  # a registered model's stack, as a reference point
     assert model_8.layers == " ".join(model_lib.get_model("Model_8").layers) and model_8.hold == 2
 
 
@@ -50,27 +57,29 @@ def test_frontier_stacks_lie_between_the_bar_and_model_6():
     high = model_lib.count_parameters(model_lib.get_model("Model_6"))
     for name, layers in search_space.FRONTIER.items():
         assert search_space.PARAM_RANGE[1] < search.describe(layers)["params"] < high, name
-        assert search.grid_config(f"{name}+hold2", "grid", 15).layers == layers
+        assert search.grid_config(SETTINGS, f"{name}+hold2", "grid", 15).layers == layers
 
 
 def test_budget_stacks_lie_between_model_6_and_the_course_limit():
     low = model_lib.count_parameters(model_lib.get_model("Model_6"))
     for name, layers in search_space.BUDGET.items():
         assert low < search.describe(layers)["params"] < course.S7.max_params, name
-        assert search.grid_config(f"{name}+hold2", "grid", 15).layers == layers
+        assert search.grid_config(SETTINGS, f"{name}+hold2", "grid", 15).layers == layers
 
 
-def test_a_dry_run_keeps_a_held_rate_inside_its_shortened_schedule(monkeypatch, tmp_path):
-    monkeypatch.setattr(search, "DRY_RUN", str(tmp_path))
-    held = search.grid_config("sep-all-23+hold2+bn300", "grid", 15)
+def test_a_dry_run_keeps_a_held_rate_inside_its_shortened_schedule(tmp_path):
+    dry = search.Settings(val_dir=tmp_path, dry_run=True)
+    held = search.grid_config(dry, "sep-all-23+hold2+bn300", "grid", 15)
     assert (held.epochs, held.hold, held.bn_batches) == (search.DRY_RUN_EPOCHS, search.DRY_RUN_EPOCHS - 1, 300)
-    assert search.grid_config("m7+hold1", "grid", 15).hold == 1  # a hold that fits stays as it is
+    assert held.train_limit == course.SMOKE["train_limit"] and held.eval_limit == course.SMOKE["eval_limit"]
+    assert search.grid_config(dry, "m7+hold1", "grid", 15).hold == 1  # a hold that fits stays as it is
+    assert search.grid_config(SETTINGS, "sep-all-23+hold2+bn300", "grid", 15).epochs == 15  # not a dry run
 
 
 @pytest.mark.parametrize("point", ["nope+wd1e-4", "m7+nope", "m7+"])
 def test_an_unknown_grid_point_is_refused(point):
     with pytest.raises(ValueError, match="unknown"):
-        search.grid_config(point, "grid", 15)
+        search.grid_config(SETTINGS, point, "grid", 15)
 
 
 def run(*args):
@@ -121,8 +130,8 @@ def test_starting_a_stage_fails_the_trials_of_a_killed_search_and_leaves_a_runni
     import optuna
 
     monkeypatch.setattr(search, "HEARTBEAT_SECONDS", 1)
-    monkeypatch.setattr(search, "HEARTBEAT_GRACE", 3)
     url = f"sqlite:///{tmp_path}/search.db"
+    settings = search.Settings(storage=url, grace=3)
     st = search.study("grid", url)
     for point in ("killed", "running"):
         st.enqueue_trial({}, user_attrs={"point": point})
@@ -132,34 +141,55 @@ def test_starting_a_stage_fails_the_trials_of_a_killed_search_and_leaves_a_runni
             sys.executable,
             "-c",
             "import sys, time; from tools import search; search.HEARTBEAT_SECONDS = 1; "
-            "search.run_trials(search.study('grid', sys.argv[1]), lambda trial: time.sleep(60), 1)",
+            "s = search.Settings(storage=sys.argv[1]); "
+            "search.run_trials(s, search.study('grid', s.storage), lambda trial: time.sleep(60), 1)",
             url,
         ],
         cwd=utils.REPO,
     )
-    while not any(t.state == optuna.trial.TrialState.RUNNING for t in st.trials):
+    while not st.get_trials(states=(optuna.trial.TrialState.RUNNING,)):
         time.sleep(0.2)
     time.sleep(1.5)
     killed.send_signal(signal.SIGKILL)
     killed.wait()
     release = threading.Event()  # a search beside this one runs the second trial
-    running = threading.Thread(target=search.run_trials, args=(st, lambda trial: release.wait(30) and 1.0, 1))
-    running.start()
+    beside = threading.Thread(target=search.run_trials, args=(settings, st, lambda trial: release.wait(30) and 1.0, 1))
+    beside.start()
     try:
+        while len(st.get_trials(states=(optuna.trial.TrialState.RUNNING,))) < 2:
+            time.sleep(0.2)
+        assert search.running(st, ["killed", "running"], settings.grace)[0].startswith("killed (stale in ")
         time.sleep(4)  # past the grace period: only the live search kept writing heartbeats
-        search.fail_stale(st)
+        search.fail_stale(st, settings.grace)
         states = {t.user_attrs["point"]: t.state for t in st.trials}
         assert states == {"killed": optuna.trial.TrialState.FAIL, "running": optuna.trial.TrialState.RUNNING}
-        assert search.unrun_points(st, ["killed", "running", "new"]) == ["killed", "new"]
-        assert search.running_points(st, ["killed", "running", "new"]) == ["running"]
+        assert search.unrun(st, ["killed", "running", "new"]) == ["killed", "new"]
+        assert [r.split()[0] for r in search.running(st, ["killed", "running", "new"], 3)] == ["running"]
     finally:
         release.set()
-        running.join()
+        beside.join()
     assert {t.user_attrs["point"]: t.state for t in st.trials}["running"] == optuna.trial.TrialState.COMPLETE
 
 
+def test_a_failed_candidate_is_queued_again_in_every_stage(tmp_path):
+    """A probe or full trial that failed (a killed search) counts as not run, as a grid point's does."""
+    import optuna
+
+    url = f"sqlite:///{tmp_path}/search.db"
+    for stage in ("probe", "full", "grid", "seeds"):
+        st = search.study(stage, url)
+        for name, state in (("a", "FAIL"), ("b", "COMPLETE"), ("c", "PRUNED")):
+            st.enqueue_trial(search.queued_params(stage, name), user_attrs={"point": name})
+            trial = st.ask()
+            if stage in ("probe", "full"):
+                trial.suggest_categorical("candidate", ["a", "b", "c"])
+            st.tell(trial, 1.0 if state == "COMPLETE" else None, state=getattr(optuna.trial.TrialState, state))
+        assert search.unrun(st, ["a", "b", "c", "d"]) == ["a", "d"], stage
+
+
 def test_a_search_stops_when_the_search_beside_it_took_its_queued_trials(tmp_path):
-    st = search.study("grid", f"sqlite:///{tmp_path}/search.db")
+    settings = search.Settings(storage=f"sqlite:///{tmp_path}/search.db")
+    st = search.study("grid", settings.storage)
     st.enqueue_trial({}, user_attrs={"point": "m7"})
     ran = []
 
@@ -168,6 +198,36 @@ def test_a_search_stops_when_the_search_beside_it_took_its_queued_trials(tmp_pat
         return 1.0
 
     # Both searches counted the one queued trial; the one beside this one ran it first.
-    search.run_trials(st, objective, 1, queued_only=True)
-    search.run_trials(st, objective, 1, queued_only=True)
+    search.run_trials(settings, st, objective, 1, queued_only=True)
+    search.run_trials(settings, st, objective, 1, queued_only=True)
     assert ran == ["m7"] and len(st.trials) == 1
+
+
+def test_workers_never_take_the_same_queued_trial(tmp_path):
+    """Four processes ask at once for forty queued trials: each runs once (SQLite: the lock file beside the
+    database keeps the askers apart)."""
+    settings = search.Settings(storage=f"sqlite:///{tmp_path}/search.db", workers=4)
+    st = search.study("grid", settings.storage)
+    for i in range(40):
+        st.enqueue_trial({}, user_attrs={"point": f"p{i}"})
+    search.optimize(settings, "grid", point_number_objective, 40, queued_only=True)
+    values = sorted(t.value for t in st.trials)
+    assert values == list(range(40)) and len(st.trials) == 40
+
+
+def point_number_objective(settings):
+    return lambda trial: float(trial.user_attrs["point"][1:])
+
+
+def test_the_seeds_stage_runs_a_recorded_point_again_on_other_seeds_once(mnist, tmp_path, capsys):
+    import argparse
+
+    settings = search.Settings(storage=f"sqlite:///{tmp_path}/search.db", val_dir=tmp_path, dry_run=True)
+    search.stage_grid(argparse.Namespace(candidates=["m7+hold1"]), settings)
+    search.stage_seeds(argparse.Namespace(runs=["grid-m7+hold1"], seeds=[2, 3]), settings)
+    seed1, seed3 = (utils.load_result(tmp_path / f"Model_7-grid-m7+hold1-seed{s}.json") for s in (1, 3))
+    assert {**seed1.config, "seed": 3} == seed3.config  # the recorded run's configuration, on another seed
+    search.stage_seeds(argparse.Namespace(runs=["grid-m7+hold1"], seeds=[2, 4]), settings)
+    out = capsys.readouterr().out
+    assert "Model_7-grid-m7+hold1-seed2: already on record" in out and "trial 2: Model_7-grid-m7+hold1-seed4" in out
+    assert len(search.study("seeds", settings.storage).trials) == 3

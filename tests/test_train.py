@@ -20,7 +20,7 @@ SMALL = dict(epochs=2, train_limit=2048, eval_limit=1000)
 @pytest.fixture(scope="module")
 def short_run(mnist, tmp_path_factory):
     out = tmp_path_factory.mktemp("results")
-    cfg = utils.TrainConfig.for_model("Model_6", **SMALL)
+    cfg = utils.config_for("Model_6", **SMALL)
     return utils.train(cfg, results_dir=out, progress=False, log=lambda s: None), out
 
 
@@ -33,13 +33,11 @@ def test_loss_drops_and_accuracy_rises(short_run):
 
 def test_same_seed_same_numbers(short_run):
     result, _ = short_run
-    again = utils.train(
-        utils.TrainConfig.for_model("Model_6", **SMALL), results_dir=None, progress=False, log=lambda s: None
-    )
+    again = utils.train(utils.config_for("Model_6", **SMALL), results_dir=None, progress=False, log=lambda s: None)
     strip = lambda h: [(r.train_loss, r.train_acc, r.eval_loss, r.eval_acc, r.lr) for r in h]
     assert strip(again.history) == strip(result.history)
     other = utils.train(
-        utils.TrainConfig.for_model("Model_6", seed=2, **SMALL), results_dir=None, progress=False, log=lambda s: None
+        utils.config_for("Model_6", seed=2, **SMALL), results_dir=None, progress=False, log=lambda s: None
     )
     assert strip(other.history) != strip(result.history)
 
@@ -153,9 +151,9 @@ def rates(cfg, steps_per_epoch=10):
 
 
 def test_a_held_final_rate_keeps_the_cycles_floor_for_the_last_epochs():
-    plain = utils.TrainConfig.for_model("Model_6", epochs=5)
-    held = utils.TrainConfig.for_model("Model_6", epochs=5, hold=2)
-    cycle = rates(utils.TrainConfig.for_model("Model_6", epochs=3))
+    plain = utils.config_for("Model_6", epochs=5)
+    held = utils.config_for("Model_6", epochs=5, hold=2)
+    cycle = rates(utils.config_for("Model_6", epochs=3))
     trace = rates(held)
     assert trace[:30] == pytest.approx(cycle)  # the whole cycle over the first 3 epochs ...
     assert trace[30:] == [cycle[-1]] * 20  # ... then its final rate, held
@@ -164,21 +162,11 @@ def test_a_held_final_rate_keeps_the_cycles_floor_for_the_last_epochs():
 
 
 def test_a_run_shorter_than_its_recipes_hold_keeps_one_epoch_of_cycle():
-    assert utils.TrainConfig.for_model("Model_9").hold == 2
-    assert utils.TrainConfig.for_model("Model_9", epochs=2).hold == 1
-    assert utils.TrainConfig.for_model("Model_9", epochs=1).hold == 0  # the notebooks' smoke runs, --dry-run
+    assert utils.config_for("Model_9").hold == 2
+    assert utils.config_for("Model_9", epochs=2).hold == 1
+    assert utils.config_for("Model_9", epochs=1).hold == 0  # the notebooks' smoke runs, --dry-run
     with pytest.raises(ValueError, match="hold must be in"):
-        utils.TrainConfig.for_model("Model_9", epochs=2, hold=2)  # asked for explicitly: refused
-
-
-@pytest.mark.parametrize("clean, augmented_epochs", [(0, 3), (1, 2), (3, 0)])
-def test_the_last_clean_epochs_train_without_augmentation(mnist, monkeypatch, clean, augmented_epochs):
-    calls = []
-    affine = utils.random_affine
-    monkeypatch.setattr(utils.training, "random_affine", lambda x, *args: calls.append(len(x)) or affine(x, *args))
-    cfg = utils.TrainConfig.for_model("Model_7", epochs=3, clean=clean, train_limit=256, eval_limit=100)
-    utils.train(cfg, results_dir=None, progress=False, log=lambda line: None)
-    assert calls == [128] * 2 * augmented_epochs  # two batches an epoch, distorted in the first epochs only
+        utils.config_for("Model_9", epochs=2, hold=2)  # asked for explicitly: refused
 
 
 def test_a_run_records_the_code_it_started_with_not_a_commit_made_while_it_trained(mnist, monkeypatch):
@@ -186,7 +174,7 @@ def test_a_run_records_the_code_it_started_with_not_a_commit_made_while_it_train
     train_epoch = utils.training.train_epoch
     monkeypatch.setattr(utils.training, "train_epoch", lambda *a, **k: epochs_done.append(1) or train_epoch(*a, **k))
     monkeypatch.setattr(utils.training, "environment", lambda *a: {"git_commit": f"after {len(epochs_done)} epochs"})
-    cfg = utils.TrainConfig.for_model("Model_7", epochs=2, train_limit=512, eval_limit=100)
+    cfg = utils.config_for("Model_7", epochs=2, train_limit=512, eval_limit=100)
     result = utils.train(cfg, results_dir=None, progress=False, log=lambda line: None)
     assert result.environment == {"git_commit": "after 0 epochs"}
 
@@ -200,15 +188,13 @@ def test_bad_config_values_are_rejected():
         dict(eval_split="train"),
         dict(hold=15),
         dict(hold=-1),
-        dict(clean=-1),
-        dict(epochs=5, clean=6),
         dict(activation="silu"),  # a registered model's activation is its own
         dict(layers="6 12 M 10", activation="tanh"),
     ):
         with pytest.raises(ValueError):
-            utils.TrainConfig.for_model("Model_6", **bad)
+            utils.config_for("Model_6", **bad)
     with pytest.raises(ValueError, match="unknown TrainConfig field"):
-        utils.TrainConfig.for_model("Model_6", epoch=3)
+        utils.config_for("Model_6", epoch=3)
 
 
 def run_cli(*args):
@@ -230,9 +216,8 @@ def run_cli(*args):
         ),
         (["--layers", "8 x12 M"], "bad layer token 'x12'"),
         (["--layers", "8 16 16 16 16 16 16 16 16 16 16 16 16 16"], "shrink the 28x28 image to nothing"),
-        (["--ema", "1.5"], "ema must be in [0, 1)"),
+        (["--ema", "0.99"], "unrecognized arguments: --ema 0.99"),  # the search's features are not the course's
         (["--hold", "2", "--schedule", "constant"], "hold must be in [0, epochs) and needs the one-cycle schedule"),
-        (["--distill", "0.5"], "distillation needs both a teacher and a distill weight"),
         (["--layers", "6 12 M 10", "--activation", "tanh"], "unknown activation 'tanh'; known: relu"),
     ],
 )
@@ -326,7 +311,7 @@ def test_cli_writes_the_results_file(tmp_path):
 def test_weights_are_written_beside_the_results_and_reload_to_the_same_accuracy(short_run, mnist):
     result, out = short_run
     net = utils.load_run(out / "Model_6-seed1.json")
-    split = utils.make_split(mnist, utils.TrainConfig.for_model("Model_6", **SMALL), torch.device("cpu"))
+    split = utils.make_split(mnist, torch.device("cpu"), **utils.config_for("Model_6", **SMALL).images)
     assert utils.evaluate(net, split.eval_x, split.eval_y).accuracy == result.accuracies()[-1]
 
 
@@ -377,38 +362,10 @@ def test_every_mismatch_of_a_weights_file_is_named_and_a_fit_loads_in_eval_mode(
 
 
 def test_a_stop_callback_ends_the_run_and_the_file_keeps_the_epochs_that_ran(mnist, tmp_path):
-    cfg = utils.TrainConfig.for_model("Model_7", epochs=3, train_limit=1024, eval_limit=500)
+    cfg = utils.config_for("Model_7", epochs=3, train_limit=1024, eval_limit=500)
     result = utils.train(cfg, results_dir=tmp_path, progress=False, log=lambda s: None, stop=lambda r: r.epoch == 1)
     assert len(result.history) == 1
     assert len(utils.load_result(tmp_path / "Model_7-seed1.json").history) == 1
-
-
-def test_layers_ema_label_smoothing_and_distillation_train(short_run, mnist, tmp_path, monkeypatch):
-    _, out = short_run
-    monkeypatch.setattr(utils.training, "REPO", out)  # the teacher path is relative to the repository
-    cfg = utils.TrainConfig.for_model(
-        "Model_7",
-        layers="8 s12 M D t8 ps16 s16 s16",
-        dropout=0.1,
-        ema=0.9,
-        label_smoothing=0.1,
-        teacher="Model_6-seed1.json",
-        distill=0.5,
-        **SMALL,
-    )
-    result = utils.train(cfg, results_dir=tmp_path, progress=False, log=lambda s: None)
-    assert result.params == model_lib.count_parameters(model_lib.build_layers(cfg.layers))
-    assert result.history[-1].train_loss < result.history[0].train_loss
-    net = utils.load_run(tmp_path / f"{cfg.run_name}.json")  # the averaged weights, rebuilt from the config
-    assert [m.p for m in net.modules() if isinstance(m, nn.Dropout2d)] == [0.1]
-    with pytest.raises(ValueError, match="was trained on other images"):
-        utils.train(
-            utils.TrainConfig.for_model(
-                "Model_7", teacher="Model_6-seed1.json", distill=0.5, eval_split="val", **SMALL
-            ),
-            results_dir=None,
-            progress=False,
-        )
 
 
 def test_the_defaults_train_the_session_7_model_into_runs_not_the_reference_results():
@@ -439,7 +396,7 @@ def test_recomputed_batchnorm_statistics_are_the_plain_mean_of_the_images_with_d
 def test_recomputed_batchnorm_changes_the_evaluation_and_not_the_training(mnist):
     runs = [
         utils.train(
-            utils.TrainConfig.for_model("Model_7", bn_batches=bn_batches, **SMALL),
+            utils.config_for("Model_7", bn_batches=bn_batches, **SMALL),
             results_dir=None,
             progress=False,
             log=lambda s: None,
@@ -450,4 +407,4 @@ def test_recomputed_batchnorm_changes_the_evaluation_and_not_the_training(mnist)
     assert plain == recomputed
     assert [r.eval_loss for r in runs[0].history] != [r.eval_loss for r in runs[1].history]
     with pytest.raises(ValueError, match="bn_batches must be >= 0"):
-        utils.TrainConfig.for_model("Model_7", bn_batches=-1)
+        utils.config_for("Model_7", bn_batches=-1)

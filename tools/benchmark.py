@@ -15,7 +15,6 @@ Run it on an idle machine: another process on the same cores slows every figure 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import platform
@@ -31,9 +30,9 @@ import torch.nn.functional as F
 
 import model as model_lib
 from tools.report.results import GENERATED
-from utils.config import TrainConfig
 from utils.data import MNIST_MEAN, MNIST_STD, default_device, ensure_mnist, load_mnist, make_split
 from utils.paths import DEFAULT_DATA_DIR, REPO, write_atomic
+from utils.recipe import config_for
 from utils.runs import cpu_name
 from utils.training import evaluate, make_optimizer, recompute_batchnorm, train_epoch
 
@@ -108,14 +107,14 @@ def classic_worker(name: str, batch_size: int, warmup: int, batches: int, profil
 def ours_worker(name: str, batch_size: int, warmup: int, batches: int, profile: bool) -> dict:
     data = load_mnist(log=lambda s: None)
     device = default_device()
-    cfg = TrainConfig.for_model(name, batch_size=batch_size)
+    cfg = config_for(name, batch_size=batch_size)
     torch.manual_seed(0)
     net = model_lib.get_model(name).to(device)
     opt, sched = make_optimizer(net, cfg, warmup + batches)
     gen = torch.Generator().manual_seed(0)
 
     def epoch_on(n_images: int) -> float:
-        split = make_split(data, dataclasses.replace(cfg, train_limit=n_images, eval_limit=1), device)
+        split = make_split(data, device, "test", train_limit=n_images, eval_limit=1)
         t0 = time.perf_counter()
         train_epoch(net, split, cfg, opt, sched, gen, 1, [], progress=False)
         return time.perf_counter() - t0
@@ -124,7 +123,7 @@ def ours_worker(name: str, batch_size: int, warmup: int, batches: int, profile: 
     prof = start_profiler(profile)
     train_s = epoch_on(batches * batch_size)
     top = stop_profiler(prof)
-    test = make_split(data, cfg, device)
+    test = make_split(data, device, "test")
     evaluate(net, test.eval_x[:1000], test.eval_y[:1000])
     t0 = time.perf_counter()
     evaluate(net, test.eval_x, test.eval_y)
@@ -142,11 +141,11 @@ def epoch_parts_worker(name: str) -> dict:
     re-estimating BatchNorm's statistics (when the recipe does), and evaluating the 10,000 test images."""
     data = load_mnist(log=lambda s: None)
     device = default_device()
-    cfg = TrainConfig.for_model(name)
+    cfg = config_for(name)
     net = model_lib.get_model(name).to(device)
     opt, sched = make_optimizer(net, cfg, 10**6)
     gen = torch.Generator().manual_seed(0)
-    split = make_split(data, cfg, device)
+    split = make_split(data, device, **cfg.images)
     t0 = time.perf_counter()
     train_epoch(net, split, cfg, opt, sched, gen, 1, [], progress=False)
     t1 = time.perf_counter()

@@ -22,15 +22,16 @@ import contextlib
 import dataclasses
 import functools
 import multiprocessing
-import os
-import subprocess
 import sys
 import tempfile
-import warnings
+import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
 import torch
+from filelock import FileLock
 
 import model as model_lib
 from tools.search_space import (
@@ -43,21 +44,37 @@ from tools.search_space import (
     STACKS,
     TEACHER_FILE,
 )
+from tools.search_training import SearchConfig
 from utils.config import EpochRecord, Result, TrainConfig, run_name
 from utils.course import SMOKE
 from utils.inspection import last_feature_layer
 from utils.paths import DEFAULT_RESULTS_DIR, REPO, say
+from utils.recipe import config_for
 from utils.runs import load_result, result_path
 from utils.training import train
 
-# --dry-run: every trial a smoke run (of at most 2 epochs, so that a pruner sees a trial report twice), into a
-# temporary folder (set for the workers too)
-DRY_RUN = os.environ.get("TINY_MNIST_SEARCH_DRY_RUN", "")
 DRY_RUN_EPOCHS = 2
-VAL_DIR = Path(DRY_RUN) if DRY_RUN else DEFAULT_RESULTS_DIR / "val"
 DEFAULT_STORAGE = f"sqlite:///{REPO / 'build' / 'search.db'}"
-TEACHER = VAL_DIR / TEACHER_FILE  # where the teacher stage writes it and the recipe stage looks for it
+HEARTBEAT_SECONDS, HEARTBEAT_GRACE = 20, 120
 PROBE_EPOCHS, FULL_EPOCHS = 5, 15
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every stage and every worker of one search is told: where the study and the runs live, and whether
+    each trial is a smoke run (``--dry-run``: at most DRY_RUN_EPOCHS epochs on a few images, into a temporary
+    folder, so that a pruner still sees a trial report twice)."""
+
+    storage: str = DEFAULT_STORAGE
+    val_dir: Path = DEFAULT_RESULTS_DIR / "val"
+    dry_run: bool = False
+    workers: int = 1
+    grace: float = HEARTBEAT_GRACE
+
+    @property
+    def teacher(self) -> Path:
+        """Where the teacher stage writes distillation's teacher and the recipe stage looks for it."""
+        return self.val_dir / TEACHER_FILE
 
 
 def describe(layers: str) -> dict:
@@ -67,24 +84,33 @@ def describe(layers: str) -> dict:
     return {"params": model_lib.count_parameters(net), "rf": last["rf"], "size": last["size"]}
 
 
-def config(name: str, layers: str, stage: str, epochs: int, seed: int = 1, **recipe) -> TrainConfig:
-    if DRY_RUN:
+def config(
+    settings: Settings, name: str, layers: str, stage: str, epochs: int, seed: int = 1, **recipe
+) -> SearchConfig:
+    if settings.dry_run:
         recipe.update(train_limit=SMOKE["train_limit"], eval_limit=SMOKE["eval_limit"])
         epochs = min(epochs, DRY_RUN_EPOCHS)
         if recipe.get("hold", 0) >= epochs:  # the held rate needs a cycle before it: the short schedule keeps one epoch
             recipe["hold"] = epochs - 1
-    return TrainConfig.for_model(
-        RECIPE_OF, layers=layers, eval_split="val", epochs=epochs, seed=seed, tag=f"{stage}-{name}", **recipe
+    return config_for(
+        RECIPE_OF,
+        SearchConfig,
+        layers=layers,
+        eval_split="val",
+        epochs=epochs,
+        seed=seed,
+        tag=f"{stage}-{name}",
+        **recipe,
     )
 
 
 def objective_value(result: Result, epochs: int) -> float:
     """What a study maximizes: the bar's own measure (mean of the last 3 epochs) on the full schedule;
     the final epoch on a probe's short one, whose earlier epochs are still at a high rate."""
-    return sum(result.last(3)) / 3 if epochs >= FULL_EPOCHS and not DRY_RUN else result.accuracies()[-1]
+    return sum(result.last(3)) / 3 if epochs >= FULL_EPOCHS else result.accuracies()[-1]
 
 
-def run_trial(trial, cfg: TrainConfig, prune: bool) -> float:
+def run_trial(settings: Settings, trial: optuna.Trial, cfg: TrainConfig, prune: bool) -> float:
     """Train one candidate; Optuna sees every epoch and may stop it."""
 
     def stop(record: EpochRecord) -> bool:
@@ -92,27 +118,19 @@ def run_trial(trial, cfg: TrainConfig, prune: bool) -> float:
         return prune and trial.should_prune()
 
     say(f"trial {trial.number}: {cfg.run_name}: {cfg.layers}")
-    result = train(cfg, results_dir=VAL_DIR, progress=False, stop=stop)
+    result = train(cfg, results_dir=settings.val_dir, progress=False, stop=stop)
     trial.set_user_attr("run", cfg.run_name)
     if len(result.history) < cfg.epochs:
         raise optuna.TrialPruned(f"stopped after epoch {len(result.history)}")
     return objective_value(result, cfg.epochs)
 
 
-# A running trial's process writes a heartbeat to the study's storage this often; a trial without one for
-# HEARTBEAT_GRACE seconds belongs to a killed search and is failed. A search started beside a running one
-# leaves that one's trials alone.
-HEARTBEAT_SECONDS, HEARTBEAT_GRACE = 20, 120
-
-
-def study(name: str, storage: str, sampler=None, pruner=None):
-    Path(REPO / "build").mkdir(exist_ok=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats: experimental since 2.9
-        rdb = optuna.storages.RDBStorage(storage, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=HEARTBEAT_GRACE)
+def study(name: str, storage: str, sampler=None, pruner=None) -> optuna.Study:
+    if storage == DEFAULT_STORAGE:
+        Path(REPO / "build").mkdir(exist_ok=True)
     return optuna.create_study(
         study_name=name,
-        storage=rdb,
+        storage=storage,
         load_if_exists=True,
         direction="maximize",
         sampler=sampler or optuna.samplers.TPESampler(seed=0),
@@ -120,72 +138,122 @@ def study(name: str, storage: str, sampler=None, pruner=None):
     )
 
 
-def fail_stale(st) -> None:
-    """Fail the trials whose process stopped writing heartbeats (an interrupted search)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        optuna.storages.fail_stale_trials(st)
+# A running trial's process writes a heartbeat (a user attribute: the time) this often; a trial without one for
+# the grace period (--grace) belongs to a killed search and is failed, then queued again. A search started beside
+# a running one leaves that one's trials alone.
+HEARTBEAT = "heartbeat"
 
 
-def pending(st, key: str, values: list[str]) -> list[str]:
-    """The values of ``key`` that no trial of the study has finished, is running or is waiting to run.
-    A trial left running by an interrupted search (failed by fail_stale) counts as not run: it is queued again."""
+@contextlib.contextmanager
+def heartbeat(trial: optuna.Trial, seconds: float):
+    """Write the trial's heartbeat every ``seconds`` while the block runs (Optuna's own heartbeats run only
+    inside Study.optimize, which asks the sampler for a trial when the queue is empty: see run_trials)."""
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(seconds):
+            trial.set_user_attr(HEARTBEAT, time.time())
+
+    trial.set_user_attr(HEARTBEAT, time.time())
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+def last_heartbeat(t: optuna.trial.FrozenTrial) -> float:
+    start = t.datetime_start.timestamp() if t.datetime_start else 0.0
+    return max(t.user_attrs.get(HEARTBEAT, 0.0), start)
+
+
+def fail_stale(st: optuna.Study, grace: float) -> None:
+    """Fail the running trials whose process wrote no heartbeat for ``grace`` seconds (an interrupted search)."""
+    now = time.time()
+    for t in st.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        if now - last_heartbeat(t) > grace:
+            st.tell(t.number, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
+            say(f"trial {t.number} ({point_of(t)}): no heartbeat for {now - last_heartbeat(t):.0f} s, failed")
+
+
+def point_of(t: optuna.trial.FrozenTrial) -> str | None:
+    """The name a queued trial runs: a grid point, a seeds run, or a candidate (its parameter)."""
+    return t.user_attrs.get("point") or t.params.get("candidate")
+
+
+def unrun(st: optuna.Study, names: list[str]) -> list[str]:
+    """The names that no trial has run, is running or waits to run; a failed (interrupted) one is run again."""
     states = optuna.trial.TrialState
-    done = {t.params.get(key) for t in st.trials if t.state.is_finished() or t.state == states.RUNNING}
-    queued = {t.system_attrs.get("fixed_params", {}).get(key) for t in st.trials if t.state == states.WAITING}
-    return [v for v in values if v not in done | queued]
+    kept = (states.COMPLETE, states.PRUNED, states.RUNNING, states.WAITING)
+    seen = {point_of(t) for t in st.get_trials(deepcopy=False, states=kept)}
+    return [name for name in names if name not in seen]
 
 
-def queued(st) -> int:
-    return sum(t.state == optuna.trial.TrialState.WAITING for t in st.trials)
+def running(st: optuna.Study, names: list[str], grace: float) -> list[str]:
+    """The names that a trial is running, with when each goes stale: a search beside this one, or a stopped one
+    not yet failed."""
+    now, found = time.time(), {}
+    for t in st.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        found[point_of(t)] = grace - (now - last_heartbeat(t))
+    return [f"{name} (stale in {max(found[name], 0):.0f} s unless it beats)" for name in names if name in found]
 
 
-def run_trials(st, objective, n_trials: int, lock=None, queued_only: bool = False) -> None:
-    """``n_trials`` trials by Optuna's ask and tell; ``lock`` serializes the asking between worker processes
-    (two workers asking at once can both pop the same queued trial). ``queued_only``: stop when no queued trial
-    is left (a search beside this one ran it) instead of asking the sampler for a new one.
+def queued(st: optuna.Study) -> int:
+    return len(st.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)))
 
-    Study.optimize would ask the sampler for a new trial once another worker took the last queued one, so this
-    loop asks by itself. Around each trial it runs the heartbeat thread that Study.optimize runs, from Optuna's
-    private _heartbeat module (with the trial's private id and the study's storage): Optuna has no public way to
-    beat for a trial that was asked, and without heartbeats a killed search's trials would stay RUNNING forever."""
-    from optuna.storages._heartbeat import get_heartbeat_thread
 
+def asking(storage: str):
+    """Held while a worker takes a queued trial. On PostgreSQL (and other servers) Optuna takes it under a row lock,
+    so two workers never take the same; SQLite has no such lock, so on one machine a lock file beside the
+    database keeps the askers apart, whichever process started them."""
+    if storage.startswith("sqlite:///"):
+        return FileLock(storage.removeprefix("sqlite:///") + ".ask.lock")
+    return contextlib.nullcontext()
+
+
+def run_trials(settings: Settings, st: optuna.Study, objective, n_trials: int, queued_only: bool = False) -> None:
+    """``n_trials`` trials by Optuna's ask and tell, each with a heartbeat. ``queued_only``: stop when no queued
+    trial is left (a worker beside this one took it) instead of asking the sampler for a new one, which
+    Study.optimize would do."""
     for _ in range(n_trials):
-        with lock or contextlib.nullcontext(), warnings.catch_warnings():
-            # Optuna warns that heartbeats are meant for Study.optimize: this loop runs the same heartbeat thread
-            warnings.filterwarnings("ignore", "Heartbeat of storage is supposed to be used with Study.optimize")
+        with asking(settings.storage):
             if queued_only and not queued(st):
                 return
             trial = st.ask()
         try:
-            with get_heartbeat_thread(trial._trial_id, st._storage):
+            with heartbeat(trial, HEARTBEAT_SECONDS):
                 value = objective(trial)
         except optuna.TrialPruned:
-            st.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            st.tell(trial, state=optuna.trial.TrialState.PRUNED, skip_if_finished=True)
         except BaseException:
-            st.tell(trial, state=optuna.trial.TrialState.FAIL)
+            st.tell(trial, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
             raise
         else:
-            st.tell(trial, value)
-            say(f"trial {trial.number} finished: {value:.4f}, {trial.params or trial.user_attrs}")
+            st.tell(trial, value, skip_if_finished=True)
+            say(f"trial {trial.number} finished: {value:.4f}, {trial.params or trial.user_attrs.get('point')}")
 
 
-def _worker(storage: str, study_name: str, make_objective, options: dict, n_trials: int, lock, queued_only) -> None:
+def _worker(settings: Settings, study_name: str, make_objective, options: dict, n_trials: int, queued_only) -> None:
     torch.set_num_threads(1)  # one core each: several OpenMP threads per process on shared cores stall
-    run_trials(study(study_name, storage, **options), make_objective(), n_trials, lock, queued_only)
+    st = study(study_name, settings.storage, **options)
+    run_trials(settings, st, make_objective(settings), n_trials, queued_only)
 
 
-def optimize(args, study_name: str, make_objective, n_trials: int, queued_only: bool = False, **options) -> None:
-    """``n_trials`` trials of the study, in ``args.workers`` processes that share its storage."""
-    if args.workers == 1 or n_trials <= 1:
-        run_trials(study(study_name, args.storage, **options), make_objective(), n_trials, queued_only=queued_only)
+def optimize(
+    settings: Settings, study_name: str, make_objective, n_trials: int, queued_only: bool = False, **options
+) -> None:
+    """``n_trials`` trials of the study, in ``settings.workers`` processes that share its storage: the one way
+    the search runs trials at once. ``make_objective(settings)`` gives each process its objective."""
+    if settings.workers == 1 or n_trials <= 1:
+        st = study(study_name, settings.storage, **options)
+        run_trials(settings, st, make_objective(settings), n_trials, queued_only)
         return
     ctx = multiprocessing.get_context("spawn")
-    lock = ctx.Lock()
-    shares = [n_trials // args.workers + (i < n_trials % args.workers) for i in range(args.workers)]
+    shares = [n_trials // settings.workers + (i < n_trials % settings.workers) for i in range(settings.workers)]
     procs = [
-        ctx.Process(target=_worker, args=(args.storage, study_name, make_objective, options, n, lock, queued_only))
+        ctx.Process(target=_worker, args=(settings, study_name, make_objective, options, n, queued_only))
         for n in shares
         if n
     ]
@@ -197,54 +265,66 @@ def optimize(args, study_name: str, make_objective, n_trials: int, queued_only: 
         raise RuntimeError(f"a search worker failed: exit codes {[p.exitcode for p in procs]}")
 
 
-def stage_probe(args) -> None:
+def run_queue(settings: Settings, stage: str, names: list[str], make_objective, **options) -> None:
+    """Each name once in the stage's study: those not run, running or queued are queued, then every queued trial
+    runs (here, and in any search beside this one on the same storage)."""
+    st = study(stage, settings.storage, **options)
+    fail_stale(st, settings.grace)
+    for name in unrun(st, names):
+        st.enqueue_trial(queued_params(stage, name), user_attrs={"point": name})
+    elsewhere = running(st, names, settings.grace)
+    if elsewhere:
+        say(f"running in another search, or in one stopped and not yet failed: {', '.join(elsewhere)}")
+    optimize(settings, stage, make_objective, queued(st), queued_only=True, **options)
+
+
+def queued_params(stage: str, name: str) -> dict:
+    """A candidate stage's trial fixes its one categorical parameter; the others' points are user attributes only
+    (the list of grid points grows between runs)."""
+    return {"candidate": name} if stage in ("probe", "full") else {}
+
+
+def stage_probe(args, settings: Settings) -> None:
     """Every candidate once, on a 5-epoch one-cycle schedule: a cheap ranking of the shapes."""
-    run_candidates(args, "probe", args.candidates or list(CANDIDATES), PROBE_EPOCHS, prune=False)
+    names = args.candidates or list(CANDIDATES)
+    run_queue(settings, "probe", names, functools.partial(candidate_objective, "probe", PROBE_EPOCHS, False))
 
 
 def ranked(stage: str, storage: str) -> list[str]:
     """Candidates of a finished stage, best first."""
     st = optuna.load_study(study_name=stage, storage=storage)
-    done = [t for t in st.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    done = st.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     return [t.params["candidate"] for t in sorted(done, key=lambda t: -t.value)]
 
 
-def stage_full(args) -> None:
+def stage_full(args, settings: Settings) -> None:
     """The best probes on the full 15-epoch schedule; successive halving stops the laggards at 5 and 10."""
-    names = args.candidates or ranked("probe", args.storage)[: args.top]
+    names = args.candidates or ranked("probe", settings.storage)[: args.top]
     pruner = optuna.pruners.SuccessiveHalvingPruner(min_resource=5, reduction_factor=2, min_early_stopping_rate=0)
-    run_candidates(args, "full", names, FULL_EPOCHS, prune=True, pruner=pruner)
+    objective = functools.partial(candidate_objective, "full", FULL_EPOCHS, True)
+    run_queue(settings, "full", names, objective, pruner=pruner)
 
 
-def run_candidates(args, stage: str, names: list[str], epochs: int, prune: bool, **options) -> None:
-    """Each named candidate once in the stage's study (those already run or queued are not queued again)."""
-    st = study(stage, args.storage, **options)
-    fail_stale(st)
-    for name in pending(st, "candidate", names):
-        st.enqueue_trial({"candidate": name})
-    objective = functools.partial(candidate_objective, stage, epochs, prune)
-    optimize(args, stage, objective, queued(st), queued_only=True, **options)
-
-
-def candidate_objective(stage: str, epochs: int, prune: bool):
+def candidate_objective(stage: str, epochs: int, prune: bool, settings: Settings):
     def objective(trial):
         name = trial.suggest_categorical("candidate", list(CANDIDATES))
-        return run_trial(trial, config(name, CANDIDATES[name], stage, epochs), prune=prune)
+        return run_trial(settings, trial, config(settings, name, CANDIDATES[name], stage, epochs), prune=prune)
 
     return objective
 
 
-def stage_recipe(args) -> None:
+def stage_recipe(args, settings: Settings) -> None:
     """The base recipe changed one idea at a time, then TPE over combinations; 15 epochs, median pruner."""
     options = recipe_options()
-    st = study(f"recipe-{args.base}", args.storage, **options)
-    fail_stale(st)
+    name = f"recipe-{args.base}"
+    st = study(name, settings.storage, **options)
+    fail_stale(st, settings.grace)
     if not st.trials:
         for change in ONE_CHANGE:
-            if change.get("distill") and not TEACHER.exists():
+            if change.get("distill") and not settings.teacher.exists():
                 continue
             st.enqueue_trial({**BASE_RECIPE, **change})
-    optimize(args, f"recipe-{args.base}", functools.partial(recipe_objective, args.base), args.trials, **options)
+    optimize(settings, name, functools.partial(recipe_objective, args.base), args.trials, **options)
 
 
 def recipe_options() -> dict:
@@ -254,7 +334,9 @@ def recipe_options() -> dict:
     )
 
 
-def recipe_objective(base: str):
+def recipe_objective(base: str, settings: Settings):
+    teacher = settings.teacher
+
     def objective(trial):
         aug = trial.suggest_categorical("augmentation", [0.5, 1.0, 1.5])
         recipe = dict(
@@ -265,15 +347,15 @@ def recipe_objective(base: str):
             dropout=trial.suggest_categorical("dropout", [0.0, 0.02, 0.05, 0.1]),
             label_smoothing=trial.suggest_categorical("label_smoothing", [0.0, 0.05, 0.1]),
             ema=trial.suggest_categorical("ema", [0.0, 0.99, 0.999]),
-            distill=trial.suggest_categorical("distill", [0.0, 0.5]) if TEACHER.exists() else 0.0,
+            distill=trial.suggest_categorical("distill", [0.0, 0.5]) if teacher.exists() else 0.0,
             rotate=10.0 * aug,
             scale=0.1 * aug,
             translate=2.0 * aug,
         )
-        if recipe["distill"]:
-            recipe["teacher"] = TEACHER.relative_to(REPO).as_posix()
-        cfg = config(f"{base}-t{trial.number:02d}", CANDIDATES[base], "recipe", FULL_EPOCHS, **recipe)
-        return run_trial(trial, cfg, prune=True)
+        if recipe["distill"]:  # a path relative to the repository, as every recorded run names it
+            recipe["teacher"] = teacher.relative_to(REPO).as_posix() if teacher.is_relative_to(REPO) else str(teacher)
+        cfg = config(settings, f"{base}-t{trial.number:02d}", CANDIDATES[base], "recipe", FULL_EPOCHS, **recipe)
+        return run_trial(settings, trial, cfg, prune=True)
 
     return objective
 
@@ -287,8 +369,8 @@ def grid_stack(name: str) -> str:
     raise ValueError(f"unknown candidate {name!r}; see --list, or name a frontier stack or a Session 7 model")
 
 
-def grid_config(name: str, stage: str, epochs: int, seed: int = 1) -> TrainConfig:
-    """The TrainConfig of a grid point ``<candidate or model>+<change>...``; a ValueError names an unknown part."""
+def grid_config(settings: Settings, name: str, stage: str, epochs: int, seed: int = 1) -> SearchConfig:
+    """The configuration of a grid point ``<candidate or model>+<change>...``; a ValueError names an unknown part."""
     stack, *changes = name.split("+")
     layers = grid_stack(stack)
     recipe: dict = {}
@@ -296,91 +378,68 @@ def grid_config(name: str, stage: str, epochs: int, seed: int = 1) -> TrainConfi
         if change not in RECIPE_CHANGES:
             raise ValueError(f"unknown recipe change {change!r} in {name!r}; known: {', '.join(RECIPE_CHANGES)}")
         recipe.update(RECIPE_CHANGES[change])
-    return config(name, layers, stage, epochs, seed, **recipe)
+    return config(settings, name, layers, stage, epochs, seed, **recipe)
 
 
-def stage_grid(args) -> None:
-    """Stacks with named recipe changes, each once on the full schedule, seed 1, never pruned.
-    A point is a trial's user attribute, not a categorical parameter: the list of points grows between runs."""
+def stage_grid(args, settings: Settings) -> None:
+    """Stacks with named recipe changes, each once on the full schedule, seed 1, never pruned."""
     names = args.candidates or GRID
     for name in names:
-        grid_config(name, "grid", FULL_EPOCHS)  # every name is checked before anything trains
-    st = study("grid", args.storage)
-    fail_stale(st)
-    for name in unrun_points(st, names):
-        st.enqueue_trial({}, user_attrs={"point": name})
-    running = running_points(st, names)
-    if running:
-        say(
-            f"running in another search, or in one stopped less than {HEARTBEAT_GRACE} s ago (queued again once "
-            f"that has passed): {', '.join(running)}"
-        )
-    optimize(args, "grid", grid_objective, queued(st), queued_only=True)
+        grid_config(settings, name, "grid", FULL_EPOCHS)  # every name is checked before anything trains
+    run_queue(settings, "grid", names, grid_objective)
 
 
-def unrun_points(st, names: list[str]) -> list[str]:
-    """The grid points that no trial has run, is running or waits to run; a failed (interrupted) one is run again."""
-    states = optuna.trial.TrialState
-    kept = (states.COMPLETE, states.PRUNED, states.RUNNING, states.WAITING)
-    seen = {t.user_attrs.get("point") for t in st.trials if t.state in kept}
-    return [name for name in names if name not in seen]
-
-
-def running_points(st, names: list[str]) -> list[str]:
-    """The grid points that a trial is running: a search beside this one, or a stopped one not yet failed."""
-    running = {t.user_attrs.get("point") for t in st.trials if t.state == optuna.trial.TrialState.RUNNING}
-    return [name for name in names if name in running]
-
-
-def grid_objective():
+def grid_objective(settings: Settings):
     def objective(trial):
-        return run_trial(trial, grid_config(trial.user_attrs["point"], "grid", FULL_EPOCHS), prune=False)
+        cfg = grid_config(settings, trial.user_attrs["point"], "grid", FULL_EPOCHS)
+        return run_trial(settings, trial, cfg, prune=False)
 
     return objective
 
 
-def stage_seeds(args) -> None:
-    """Runs already made on seed 1, again on other seeds, full length, never pruned."""
-    configs = []
+def stage_seeds(args, settings: Settings) -> None:
+    """Runs already made on seed 1, again on other seeds, full length, never pruned: each a trial of the study
+    "seeds", named by the run it makes."""
+    names = []
     for run in args.runs:
-        path = result_path(VAL_DIR, run_name(RECIPE_OF, 1, run))
+        path = result_path(settings.val_dir, run_name(RECIPE_OF, 1, run))
         if not path.exists():
             raise ValueError(f"no run {run!r}: {path} does not exist")
-        base = load_result(path).config
         for seed in args.seeds:
-            cfg = dataclasses.replace(TrainConfig(**base), seed=seed, epochs=FULL_EPOCHS)
-            if result_path(VAL_DIR, cfg.run_name).exists():
+            cfg = seed_config(settings, run_name(RECIPE_OF, seed, run))
+            if result_path(settings.val_dir, cfg.run_name).exists():
                 say(f"{cfg.run_name}: already on record")
                 continue
-            configs.append(cfg)
-    train_all(configs, args.workers)
+            names.append(cfg.run_name)
+    run_queue(settings, "seeds", names, seeds_objective)
 
 
-def _train_one(cfg: TrainConfig) -> None:
-    torch.set_num_threads(1)
-    train(cfg, results_dir=VAL_DIR, progress=False)
+def seed_config(settings: Settings, name: str) -> SearchConfig:
+    """The configuration of the run ``name`` (``Model_7-grid-m7+hold2-seed3``): its seed-1 run's, on its seed."""
+    stem, _, seed = name.rpartition("-seed")
+    base = load_result(result_path(settings.val_dir, f"{stem}-seed1")).config
+    epochs = DRY_RUN_EPOCHS if settings.dry_run else FULL_EPOCHS
+    return dataclasses.replace(SearchConfig(**base), seed=int(seed), epochs=epochs)
 
 
-def train_all(configs: list[TrainConfig], workers: int) -> None:
-    """Full runs, never pruned, ``workers`` at a time (one core each)."""
-    if workers == 1:
-        for cfg in configs:
-            train(cfg, results_dir=VAL_DIR, progress=False)
-        return
-    with multiprocessing.get_context("spawn").Pool(workers, maxtasksperchild=1) as pool:
-        pool.map(_train_one, configs, chunksize=1)
+def seeds_objective(settings: Settings):
+    def objective(trial):
+        cfg = seed_config(settings, trial.user_attrs["point"])
+        say(f"trial {trial.number}: {cfg.run_name}")
+        result = train(cfg, results_dir=settings.val_dir, progress=False)
+        trial.set_user_attr("run", cfg.run_name)
+        return objective_value(result, cfg.epochs)
+
+    return objective
 
 
-def stage_teacher(args) -> None:
+def stage_teacher(args, settings: Settings) -> None:
     """The Session 6 model trained on the search's 50k training images: a teacher for distillation trials."""
-    if TEACHER.exists():
-        say(f"{TEACHER.name}: already on record")
+    if settings.teacher.exists():
+        say(f"{settings.teacher.name}: already on record")
         return
-    train(
-        TrainConfig.for_model(model_lib.S6_FINAL, eval_split="val", tag="teacher"),
-        results_dir=VAL_DIR,
-        progress=False,
-    )
+    cfg = config_for(model_lib.S6_FINAL, eval_split="val", tag="teacher")
+    train(cfg, results_dir=settings.val_dir, progress=False)
 
 
 # Stage name -> what it runs. A run's tag starts with its stage ("grid-<point>"); the seeds stage repeats such runs
@@ -407,7 +466,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("stage", nargs="?", choices=list(STAGES))
     p.add_argument("--list", action="store_true", help="list the candidates and exit")
-    p.add_argument("--storage", default=DEFAULT_STORAGE, help="Optuna storage URL (default: build/search.db)")
+    p.add_argument("--storage", default=None, help="Optuna storage URL (default: build/search.db)")
     p.add_argument("--top", type=int, default=6, help="full: how many of the best probes")
     p.add_argument(
         "--candidates",
@@ -421,7 +480,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--dry-run",
         action="store_true",
-        help=f"every trial a smoke run of at most {DRY_RUN_EPOCHS} epochs, into a temporary folder: for CI",
+        help=f"every trial a smoke run of at most {DRY_RUN_EPOCHS} epochs, into a temporary folder "
+        "(and a study there, unless --storage names one): for CI",
     )
     p.add_argument(
         "--workers",
@@ -429,7 +489,32 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=1,
         help="trainings at a time, one CPU thread each (default: 1, with every thread)",
     )
+    p.add_argument(
+        "--grace",
+        type=float,
+        default=HEARTBEAT_GRACE,
+        help=f"seconds without a heartbeat after which a running trial counts as killed, is failed and queued "
+        f"again (default: {HEARTBEAT_GRACE:g}; it beats every {HEARTBEAT_SECONDS:g})",
+    )
     return p.parse_args(argv)
+
+
+def check(args) -> None:
+    """One line for each way the command line can be wrong, before any study is opened."""
+    if args.stage is None:
+        raise ValueError(f"name a stage ({', '.join(STAGES)}) or --list")
+    named = [] if args.stage == "grid" else (args.candidates or [])  # grid points are checked by the stage
+    unknown = [c for c in named + ([args.base] if args.base else []) if c not in CANDIDATES]
+    if unknown:
+        raise ValueError(f"unknown candidate(s) {', '.join(unknown)}; see --list")
+    if args.stage == "recipe" and not args.base:
+        raise ValueError("recipe needs --base CANDIDATE")
+    if args.stage == "seeds" and not args.runs:
+        raise ValueError("seeds needs --runs")
+    if args.workers < 1:
+        raise ValueError("--workers must be at least 1")
+    if args.grace <= HEARTBEAT_SECONDS:
+        raise ValueError(f"--grace must be more than the heartbeat's {HEARTBEAT_SECONDS:g} s")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -437,26 +522,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         list_candidates()
         return 0
-    if args.dry_run and not DRY_RUN:  # again, with the folder set for this process and its workers
-        with tempfile.TemporaryDirectory() as tmp:
-            env = {**os.environ, "TINY_MNIST_SEARCH_DRY_RUN": tmp}
-            argv = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--dry-run"]
-            argv += ["--storage", f"sqlite:///{tmp}/search.db"] if "--storage" not in argv else []
-            return subprocess.run([sys.executable, "-m", "tools.search", *argv], env=env, cwd=REPO).returncode
     try:
-        if args.stage is None:
-            raise ValueError(f"name a stage ({', '.join(STAGES)}) or --list")
-        named = [] if args.stage == "grid" else (args.candidates or [])  # grid points are checked by the stage
-        unknown = [c for c in named + ([args.base] if args.base else []) if c not in CANDIDATES]
-        if unknown:
-            raise ValueError(f"unknown candidate(s) {', '.join(unknown)}; see --list")
-        if args.stage == "recipe" and not args.base:
-            raise ValueError("recipe needs --base CANDIDATE")
-        if args.stage == "seeds" and not args.runs:
-            raise ValueError("seeds needs --runs")
-        if args.workers < 1:
-            raise ValueError("--workers must be at least 1")
-        STAGES[args.stage](args)
+        check(args)
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = Settings(
+                storage=args.storage or (f"sqlite:///{tmp}/search.db" if args.dry_run else DEFAULT_STORAGE),
+                val_dir=Path(tmp) if args.dry_run else Settings.val_dir,
+                dry_run=args.dry_run,
+                workers=args.workers,
+                grace=args.grace,
+            )
+            STAGES[args.stage](args, settings)
     except (ValueError, KeyError) as err:
         print(f"tools.search: error: {err}", file=sys.stderr)
         return 2

@@ -7,10 +7,11 @@ One path for everything the notebooks, the command line, the tests and CI do:
     save_result()   -> results/<model>-seed<k>.json, the only source of reported numbers
 
 Each concern lives in a module of its own, from the bottom up: ``paths`` and ``course`` (the bars); ``config``
-(what defines a run and what it produced); ``data``; ``augment`` and ``runs`` (results and weights files);
-``training``; ``inspection`` (receptive field, summaries) and ``plots``; ``notebook`` (what a cell calls). A module
-imports only from the ones below it. ``import utils`` gives their public names (``__all__``) under one name, as the
-notebooks use it; the rest are the modules' own (``utils.data.read_idx``).
+(what defines a run and what it produced); ``data``; ``recipe`` (a registered model's configuration and network);
+``augment`` and ``runs`` (results and weights files); ``training``; ``inspection`` (receptive field, summaries) and
+``plots``; ``notebook`` (what a cell calls). A module imports only from the ones below it; ``config``, the lowest
+but ``paths`` and ``course``, knows no model. ``import utils`` gives their public names (``__all__``) under one
+name, as the notebooks use it; the rest are the modules' own (``utils.data.read_idx``).
 """
 
 from utils.augment import (
@@ -77,6 +78,9 @@ from utils.plots import (
     plot_params_vs_accuracy,
     plot_per_class,
 )
+from utils.recipe import (
+    config_for,
+)
 from utils.runs import (
     WeightsError,
     floor_stats,
@@ -125,6 +129,7 @@ __all__ = [
     "TrainConfig",
     "WeightsError",
     "class_activation_maps",
+    "config_for",
     "course_bar",
     "course_line",
     "default_device",

@@ -6,9 +6,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+import torch
 import torch.nn as nn
-
-import model as model_lib
+import torch.nn.functional as F
 
 
 def option(default, help: str):
@@ -18,7 +18,7 @@ def option(default, help: str):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that defines a run. ``TrainConfig.for_model(name)`` starts from the model's recipe; the fields made
+    """Everything that defines a run. ``utils.config_for(name)`` starts from the model's recipe; the fields made
     with ``option`` are train.py's options, their help text written here only."""
 
     model: str = "Model_6"
@@ -35,7 +35,6 @@ class TrainConfig:
     rotate: float = option(0.0, "augmentation: maximum rotation in degrees")
     scale: float = option(0.0, "augmentation: maximum scale change, as a fraction")
     translate: float = option(0.0, "augmentation: maximum shift in pixels")
-    clean: int = 0  # the last ``clean`` epochs train on the images as they are, without augmentation
     seed: int = 1
     eval_split: str = option(
         "test",
@@ -51,36 +50,17 @@ class TrainConfig:
     )
     dropout: float = option(-1.0, "with --layers: the Dropout2d rate of its D tokens (-1: the model's own)")
     activation: str = option("", "with --layers: the activation of its convolutions (relu; tools.search adds silu)")
-    label_smoothing: float = option(0.0, "label smoothing of the training loss")
-    ema: float = option(0.0, "evaluate an exponential moving average of the weights with this decay (0: off)")
     bn_batches: int = option(
         0,
         "before each evaluation, BatchNorm's running statistics from this many batches of un-augmented training "
         "images (0: off)",
     )
-    teacher: str = option(
-        "",
-        "distillation: the results file of a trained network (its weights lie beside it) trained on the same images",
-    )
-    distill: float = option(0.0, "distillation: weight of the teacher's soft targets in the loss")
-    distill_temperature: float = option(4.0, "distillation: softening temperature")
 
     @classmethod
-    def for_model(cls, model: str, **overrides) -> TrainConfig:
-        fields = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(overrides) - fields
-        if unknown:
-            raise ValueError(f"unknown TrainConfig field(s): {', '.join(sorted(unknown))}")
-        fields = {"model": model, **model_lib.get_recipe(model), **overrides}
-        epochs = fields.get("epochs", cls.epochs)
-        if "hold" not in overrides and fields.get("hold", 0) >= epochs > 0:
-            fields["hold"] = epochs - 1  # a shorter run (smoke, dry run) of a held recipe keeps one epoch of cycle
-        cfg = cls(**fields)
-        cfg.validate()
-        return cfg
+    def field_names(cls) -> set[str]:
+        return {f.name for f in dataclasses.fields(cls)}
 
     def validate(self) -> None:
-        model_lib.get_model(self.model)  # raises for an unknown name
         for name in ("epochs", "batch_size"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
@@ -90,36 +70,26 @@ class TrainConfig:
             raise ValueError(f"optimizer must be sgd or adam, got {self.optimizer!r}")
         if self.schedule not in ("constant", "onecycle"):
             raise ValueError(f"schedule must be constant or onecycle, got {self.schedule!r}")
-        if not 0 <= self.clean <= self.epochs:
-            raise ValueError(f"clean must be in [0, epochs], got {self.clean}")
         if not 0 <= self.hold < self.epochs or (self.hold and self.schedule != "onecycle"):
             raise ValueError(f"hold must be in [0, epochs) and needs the one-cycle schedule, got {self.hold}")
         if self.eval_split not in ("test", "val"):
             raise ValueError(f"eval_split must be test or val, got {self.eval_split!r}")
         if self.train_limit < 0 or self.eval_limit < 0:
             raise ValueError("train_limit and eval_limit must be >= 0")
-        if not 0 <= self.label_smoothing < 1:
-            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
-        if not 0 <= self.ema < 1:
-            raise ValueError(f"ema must be in [0, 1), got {self.ema}")
         if self.bn_batches < 0:
             raise ValueError(f"bn_batches must be >= 0, got {self.bn_batches}")
         if self.activation and not self.layers:
             raise ValueError("activation changes a stack given in layers; a registered model has its own")
-        if self.layers:
-            self.build()  # a malformed stack or an unknown activation fails here, before any data is read
-        if bool(self.teacher) != (self.distill > 0):
-            raise ValueError("distillation needs both a teacher and a distill weight > 0")
-        if not 0 <= self.distill <= 1 or self.distill_temperature <= 0:
-            raise ValueError("distill must be in [0, 1] and distill_temperature > 0")
 
-    def build(self) -> nn.Module:
-        """The network this configuration trains: the registered model, or the stack in ``layers``."""
-        if not self.layers:
-            return model_lib.get_model(self.model)
-        own = model_lib.get_model(self.model)
-        dropout = self.dropout if self.dropout >= 0 else own.dropout
-        return model_lib.build_layers(self.layers, dropout, self.activation or own.act)
+    def hooks(self, net: nn.Module, device: torch.device) -> Hooks:
+        """The training loop's hooks for a run of ``net``: these change nothing (tools/search_training.py's
+        SearchConfig returns its own)."""
+        return Hooks(net)
+
+    @property
+    def images(self) -> dict:
+        """The fields that choose the images a run trains on and is evaluated on: utils.data.make_split's."""
+        return {k: getattr(self, k) for k in ("eval_split", "val_size", "train_limit", "eval_limit")}
 
     @property
     def run_name(self) -> str:
@@ -130,6 +100,31 @@ class TrainConfig:
         """name -> (type, help) of the fields that train.py offers as options."""
         kinds = {"int": int, "float": float, "str": str}
         return {f.name: (kinds[f.type], f.metadata["help"]) for f in dataclasses.fields(cls) if "help" in f.metadata}
+
+
+class Hooks:
+    """The points where a configuration may change the one training loop, as these leave it: the search's
+    features that no registered model uses (EMA, distillation, label smoothing, clean last epochs) live in
+    tools/search_training.py and plug in here."""
+
+    def __init__(self, net: nn.Module) -> None:
+        self.net = net
+
+    @property
+    def evaluated(self) -> nn.Module:
+        """The network evaluated after each epoch and saved at the end: the one trained."""
+        return self.net
+
+    def augments(self, epoch: int) -> bool:
+        """Whether the batches of this epoch are distorted (when the recipe distorts any)."""
+        return True
+
+    def loss(self, out: torch.Tensor, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The training loss of a batch ``x`` with labels ``y``; the model gives log-probabilities ``out``."""
+        return F.nll_loss(out, y)
+
+    def after_step(self) -> None:
+        """Called after each optimizer step."""
 
 
 def run_name(model: str, seed: int, tag: str = "") -> str:

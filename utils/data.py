@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from utils.config import TrainConfig
 from utils.paths import DEFAULT_DATA_DIR, say, write_atomic
 
 # md5 of the official raw (uncompressed) IDX files.
@@ -283,20 +282,26 @@ class Split:
     eval_index: torch.Tensor  # indices into the source set (test set or 60k training set)
 
 
-def make_split(data: MNIST, cfg: TrainConfig, device: torch.device) -> Split:
-    """Training and evaluation sets for ``cfg``: the test split trains on all 60k images and
-    evaluates the official test set; the val split holds 10k training images out for evaluation."""
-    if cfg.eval_split == "test":
+def make_split(
+    data: MNIST, device: torch.device, eval_split: str, val_size: int = 0, train_limit: int = 0, eval_limit: int = 0
+) -> Split:
+    """Training and evaluation sets (a TrainConfig's ``images``): the test split trains on all 60k images and
+    evaluates the official test set; the val split holds ``val_size`` training images out for evaluation. A limit
+    keeps the first images of its set only (0: all)."""
+    if eval_split == "test":
         train_idx = torch.arange(len(data.train_labels))
         eval_images, eval_labels = data.test_images, data.test_labels
         eval_idx, eval_name = torch.arange(len(data.test_labels)), "Test"
-    else:
-        train_idx, eval_idx = validation_split(len(data.train_labels), cfg.val_size)
+    elif eval_split == "val" and 0 < val_size < len(data.train_labels):
+        train_idx, eval_idx = validation_split(len(data.train_labels), val_size)
         eval_images, eval_labels, eval_name = data.train_images[eval_idx], data.train_labels[eval_idx], "Validation"
-    if cfg.train_limit:
-        train_idx = train_idx[: cfg.train_limit]
-    if cfg.eval_limit:
-        eval_images, eval_labels, eval_idx = (t[: cfg.eval_limit] for t in (eval_images, eval_labels, eval_idx))
+    else:
+        n = len(data.train_labels)
+        raise ValueError(f"no split {eval_split!r} of {val_size} held-out images: test, or val with 0 < val_size < {n}")
+    if train_limit:
+        train_idx = train_idx[:train_limit]
+    if eval_limit:
+        eval_images, eval_labels, eval_idx = (t[:eval_limit] for t in (eval_images, eval_labels, eval_idx))
     return Split(
         normalize(data.train_images[train_idx]).to(device),
         data.train_labels[train_idx].to(device),

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import model as model_lib
-from utils.config import Result, TrainConfig
+from utils.config import Result
 from utils.course import S6, S7, Bar
 from utils.data import MNIST
 from utils.inspection import markdown_table, model_summary, receptive_field_markdown
@@ -22,6 +22,7 @@ from utils.plots import (
     plot_misclassified,
     plot_per_class,
 )
+from utils.recipe import config_for
 from utils.runs import floor_stats, holds, load_results, load_run, result_path
 from utils.training import train
 
@@ -57,7 +58,7 @@ def run_step(
 ) -> Result:
     """One notebook step: describe the model, train it with its recipe (plus ``overrides``), plot the curves."""
     describe_model(name)
-    cfg = TrainConfig.for_model(name, **overrides)
+    cfg = config_for(name, **overrides)
     print(f"Config: {dataclasses.asdict(cfg)}")
     result = train(cfg, data_dir=data_dir, results_dir=results_dir, progress=progress)
     show(plot_curves([result], title=f"{name}: {result.params:,} parameters", bar=course_bar(name)))

@@ -19,6 +19,7 @@ import model as model_lib
 from utils.config import EpochRecord, Result, TrainConfig, run_name
 from utils.data import default_device
 from utils.paths import DEFAULT_RESULTS_DIR, REPO, write_atomic
+from utils.recipe import network
 
 
 def environment(device: torch.device | None = None) -> dict:
@@ -127,9 +128,9 @@ def load_weights(net: nn.Module, path: Path | str) -> nn.Module:
 def load_run(results_file: Path | str, device: torch.device | None = None) -> nn.Module:
     """The trained network of a results file, rebuilt from its configuration, in eval mode."""
     result = load_result(results_file)
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    known = TrainConfig.field_names()  # a search run's own fields (tools/search_training.py) only change training
     cfg = TrainConfig(**{k: v for k, v in result.config.items() if k in known})
-    net = load_weights(cfg.build(), weights_path(results_file))
+    net = load_weights(network(cfg), weights_path(results_file))
     return net.to(device or torch.device("cpu"))
 
 

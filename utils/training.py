@@ -17,10 +17,11 @@ import torch.nn.functional as F
 
 import model as model_lib
 from utils.augment import random_affine
-from utils.config import EpochRecord, Result, TrainConfig
+from utils.config import EpochRecord, Hooks, Result, TrainConfig
 from utils.data import Split, default_device, load_mnist, make_split
-from utils.paths import DEFAULT_DATA_DIR, DEFAULT_RUNS_DIR, REPO, say
-from utils.runs import environment, load_result, load_run, save_result, save_weights, weights_path
+from utils.paths import DEFAULT_DATA_DIR, DEFAULT_RUNS_DIR, say
+from utils.recipe import network
+from utils.runs import environment, save_result, save_weights, weights_path
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig, steps_per_epoch: int):
@@ -149,21 +150,17 @@ def train(
     the same numbers. ``stop(record)`` returning True after an epoch ends the run there (pruning);
     the results file then holds the epochs that ran."""
     cfg.validate()
+    network(cfg)  # an unknown model or a malformed stack fails here, before any data is read
     device = device or default_device()
     # The code as it is when the run starts: a commit or an edit made while it trains is not what ran
     env = environment(device)
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True)
-    split = make_split(load_mnist(data_dir, log), cfg, device)
+    split = make_split(load_mnist(data_dir, log), device, **cfg.images)
     seed_everything(cfg.seed)
-    net = cfg.build().to(device)
+    net = network(cfg).to(device)
     params = model_lib.count_parameters(net)
-    teacher = make_teacher(cfg, device)
-    evaluated = net
-    if cfg.ema:
-        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
-        evaluated = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
+    hooks = cfg.hooks(net, device)
     gen = torch.Generator().manual_seed(cfg.seed)
     steps = math.ceil(len(split.train_x) / cfg.batch_size)
     opt, sched = make_optimizer(net, cfg, steps)
@@ -175,22 +172,10 @@ def train(
     history, lr_trace, started = [], [], time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
-        train_loss, train_acc = train_epoch(
-            net,
-            split,
-            cfg,
-            opt,
-            sched,
-            gen,
-            epoch,
-            lr_trace,
-            progress,
-            ema=evaluated if cfg.ema else None,
-            teacher=teacher,
-        )
+        train_loss, train_acc = train_epoch(net, split, cfg, opt, sched, gen, epoch, lr_trace, progress, hooks)
         if cfg.bn_batches:
-            recompute_batchnorm(evaluated, split.train_x, cfg.bn_batches, cfg.batch_size)
-        ev = evaluate(evaluated, split.eval_x, split.eval_y)
+            recompute_batchnorm(hooks.evaluated, split.train_x, cfg.bn_batches, cfg.batch_size)
+        ev = evaluate(hooks.evaluated, split.eval_x, split.eval_y)
         seconds = time.perf_counter() - t0
         history.append(EpochRecord(epoch, lr_trace[-1], train_loss, train_acc, ev.loss, ev.accuracy, seconds))
         log(epoch_line(history[-1]))
@@ -208,7 +193,7 @@ def train(
     )
     if results_dir is not None:
         path = save_result(result, results_dir)
-        save_weights(evaluated.module if cfg.ema else evaluated, weights_path(path))
+        save_weights(hooks.evaluated, weights_path(path))
         log(f"results written to {path}")
     return result
 
@@ -223,12 +208,12 @@ def train_epoch(
     epoch: int,
     lr_trace: list[float],
     progress: bool,
-    ema: nn.Module | None = None,
-    teacher: nn.Module | None = None,
+    hooks: Hooks | None = None,
 ) -> tuple[float, float]:
     """One pass over the shuffled training set; returns (mean loss, accuracy %) on the augmented batches."""
     from tqdm import tqdm
 
+    hooks = hooks or Hooks(net)
     net.train()
     n = len(split.train_x)
     order = torch.randperm(n, generator=gen).to(split.train_x.device)
@@ -243,9 +228,7 @@ def train_epoch(
         file=sys.stderr,
         dynamic_ncols=True,
     )
-    # The last epochs may see the images as the evaluation does: BatchNorm's running statistics, and the
-    # last steps of the weights, then fit undistorted digits.
-    augment = epoch <= cfg.epochs - cfg.clean
+    augment = hooks.augments(epoch)
     for i in bar:
         idx = order[i : i + cfg.batch_size]
         x = split.train_x[idx]
@@ -253,17 +236,11 @@ def train_epoch(
             x = random_affine(x, cfg.rotate, cfg.scale, cfg.translate, gen)
         y = split.train_y[idx]
         out = net(x)
-        if cfg.label_smoothing:  # the model gives log-probabilities: cross_entropy's log_softmax keeps them
-            loss = F.cross_entropy(out, y, label_smoothing=cfg.label_smoothing)
-        else:
-            loss = F.nll_loss(out, y)
-        if teacher is not None:
-            loss = (1 - cfg.distill) * loss + cfg.distill * distillation_loss(out, teacher, x, cfg.distill_temperature)
+        loss = hooks.loss(out, y, x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if ema is not None:
-            ema.update_parameters(net)
+        hooks.after_step()
         lr_trace.append(opt.param_groups[0]["lr"])
         sched.step()
         total_loss += loss.item() * len(y)
@@ -272,38 +249,6 @@ def train_epoch(
         bar.set_postfix_str(f"loss={loss.item():.4f} acc={100 * correct / seen:.2f}%", refresh=False)
     bar.close()
     return total_loss / seen, 100.0 * correct / seen
-
-
-def make_teacher(cfg: TrainConfig, device: torch.device) -> nn.Module | None:
-    """The trained network that distillation learns from; it must have seen the same training images only."""
-    if not cfg.teacher:
-        return None
-    path = REPO / cfg.teacher
-    if not path.exists():
-        raise ValueError(f"teacher {cfg.teacher}: no such results file")
-    taught = load_result(path).config
-    if (taught["eval_split"], taught.get("val_size"), taught["train_limit"]) != (
-        cfg.eval_split,
-        cfg.val_size,
-        cfg.train_limit,
-    ):
-        raise ValueError(
-            f"teacher {cfg.teacher} was trained on other images (eval_split {taught['eval_split']}, "
-            f"train_limit {taught['train_limit']}) than this run (eval_split {cfg.eval_split}, "
-            f"train_limit {cfg.train_limit})"
-        )
-    return load_run(path, device).requires_grad_(False)
-
-
-def distillation_loss(
-    student_log_probs: torch.Tensor, teacher: nn.Module, x: torch.Tensor, temperature: float
-) -> torch.Tensor:
-    """Hinton's soft-target loss: KL between the softened distributions, scaled by T^2 to keep its gradient size."""
-    with torch.no_grad():
-        soft_targets = F.log_softmax(teacher(x) / temperature, dim=1)
-    # log_softmax of log-probabilities / T is the softened student: the shift by log-sum-exp cancels.
-    student = F.log_softmax(student_log_probs / temperature, dim=1)
-    return F.kl_div(student, soft_targets, log_target=True, reduction="batchmean") * temperature**2
 
 
 def summarize(

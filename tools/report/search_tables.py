@@ -6,8 +6,10 @@ from __future__ import annotations
 import model as model_lib
 from tools.report.results import Report
 from tools.search import STAGES, objective_value
-from utils.config import Result, TrainConfig
+from tools.search_training import SearchConfig
+from utils.config import Result
 from utils.inspection import markdown_table
+from utils.recipe import config_for
 
 BOOKKEEPING = {"model", "seed", "tag", "layers", "eval_split", "epochs", "val_size", "train_limit", "eval_limit"}
 
@@ -175,7 +177,7 @@ def recipe_changes(config: dict) -> list[str]:
     if config["model"] not in model_lib.list_models():
         keys = ("lr", "schedule", "weight_decay", "rotate", "scale", "translate")
         return ["as recorded: " + ", ".join(f"{k.replace('_', ' ')} {config[k]}" for k in keys if k in config)]
-    base = TrainConfig.for_model(config["model"])
+    base = config_for(config["model"], SearchConfig)
     own_dropout = model_lib.get_model(config["model"]).dropout
     changed = []
     augmentation = ("rotate", "scale", "translate")

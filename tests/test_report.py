@@ -342,10 +342,12 @@ def test_a_run_is_listed_with_what_differed_in_its_making():
 
 
 def added_at(path) -> int:
-    """When git's history first added a file (a Unix time)."""
-    out = subprocess.run(["git", "log", "--diff-filter=A", "--format=%ct", "--", str(path)], cwd=REPO, text=True,
-                         capture_output=True, check=True).stdout.split()  # fmt: skip
-    return int(out[-1])
+    """When git's history first added a file (a Unix time). A copy of the repository inside its clone (mutmut's
+    mutants/) reads the clone's history of the same path."""
+    git = lambda *args, cwd=REPO: subprocess.run(["git", *args], cwd=cwd, text=True, capture_output=True, check=True)
+    top = git("rev-parse", "--show-toplevel").stdout.strip()
+    relative = str(path.relative_to(REPO))
+    return int(git("log", "--diff-filter=A", "--format=%ct", "--", relative, cwd=top).stdout.split()[-1])
 
 
 def test_the_ledger_gives_the_validation_evidence_on_record_when_each_model_went_to_the_test_set():

@@ -18,20 +18,26 @@ studies live in an SQLite file, so an interrupted stage resumes where it stopped
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import dataclasses
 import functools
 import multiprocessing
+import os
+import socket
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
+import sqlalchemy
 import torch
 from filelock import FileLock
+from sqlalchemy.engine import make_url
 
 import model as model_lib
 from tools.search_space import (
@@ -43,19 +49,23 @@ from tools.search_space import (
     RECIPE_OF,
     STACKS,
     TEACHER_FILE,
+    augmentation,
 )
 from tools.search_training import SearchConfig
 from utils.config import EpochRecord, Result, TrainConfig, run_name
 from utils.course import SMOKE
 from utils.inspection import last_feature_layer
-from utils.paths import DEFAULT_RESULTS_DIR, REPO, say
-from utils.recipe import config_for
-from utils.runs import load_result, result_path
+from utils.paths import DEFAULT_RESULTS_DIR, REPO, say, write_atomic
+from utils.recipe import config_for, held_within
+from utils.runs import load_result, result_path, weights_path
 from utils.training import train
 
 DRY_RUN_EPOCHS = 2
 DEFAULT_STORAGE = f"sqlite:///{REPO / 'build' / 'search.db'}"
 HEARTBEAT_SECONDS, HEARTBEAT_GRACE = 20, 120
+FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)  # a run on record, pruned or not
+RUN, RECORD, WEIGHTS = "run", "record", "weights"
+WORKER = "worker"  # the host and process that runs a trial
 PROBE_EPOCHS, FULL_EPOCHS = 5, 15
 
 
@@ -90,8 +100,7 @@ def config(
     if settings.dry_run:
         recipe.update(train_limit=SMOKE["train_limit"], eval_limit=SMOKE["eval_limit"])
         epochs = min(epochs, DRY_RUN_EPOCHS)
-        if recipe.get("hold", 0) >= epochs:  # the held rate needs a cycle before it: the short schedule keeps one epoch
-            recipe["hold"] = epochs - 1
+        recipe["hold"] = held_within(recipe.get("hold", 0), epochs)
     return config_for(
         RECIPE_OF,
         SearchConfig,
@@ -119,18 +128,83 @@ def run_trial(settings: Settings, trial: optuna.Trial, cfg: TrainConfig, prune: 
 
     say(f"trial {trial.number}: {cfg.run_name}: {cfg.layers}")
     result = train(cfg, results_dir=settings.val_dir, progress=False, stop=stop)
-    trial.set_user_attr("run", cfg.run_name)
+    attach(trial, result_path(settings.val_dir, cfg.run_name))
     if len(result.history) < cfg.epochs:
         raise optuna.TrialPruned(f"stopped after epoch {len(result.history)}")
     return objective_value(result, cfg.epochs)
 
 
-def study(name: str, storage: str, sampler=None, pruner=None) -> optuna.Study:
-    if storage == DEFAULT_STORAGE:
+class WorkerFailed(Exception):
+    """A worker process of this search stopped with an error (it said which)."""
+
+
+class StorageError(Exception):
+    """The study's storage cannot be reached or used: one line, never the URL's password."""
+
+
+def shown(url: str) -> str:
+    """A storage URL as it may be printed: its password masked."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@functools.cache
+def rdb(url: str) -> optuna.storages.RDBStorage:
+    """The storage of ``url``, once per process. A server (PostgreSQL) is pinged before each use of a pooled
+    connection, so that workers go on after the server restarts; its password may come from the URL, PGPASSWORD
+    or a pgpass file (libpq reads them)."""
+    if url == DEFAULT_STORAGE:
         Path(REPO / "build").mkdir(exist_ok=True)
+    engine = {} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+    except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError) as err:
+        raise StorageError(f"storage {shown(url)}: not a database URL ({type(err).__name__})") from None
+    except sqlalchemy.exc.OperationalError as err:
+        reason = str(err.orig).strip().splitlines()[0] if err.orig else type(err).__name__
+        raise StorageError(f"storage {shown(url)}: cannot connect: {reason}") from None
+
+
+def attach(trial: optuna.Trial, results_file: Path) -> None:
+    """A finished run's results file and weights, kept in the study's database beside its trial (user attributes),
+    so that ``gather`` writes them on the study's side whichever machine ran the trial. A trial's files are
+    attached only once the run has written both whole: a killed run leaves nothing to gather."""
+    trial.set_user_attr(RUN, results_file.stem)
+    trial.set_user_attr(RECORD, results_file.read_text())
+    trial.set_user_attr(WEIGHTS, base64.b64encode(weights_path(results_file).read_bytes()).decode("ascii"))
+
+
+def gather(settings: Settings) -> list[Path]:
+    """Every attached run of every study in the storage, written into ``settings.val_dir`` where it is not there
+    already (a run on record is never rewritten): the results files the report reads, from any machine."""
+    written = []
+    for st in studies(settings.storage):
+        for t in st.get_trials(
+            deepcopy=False, states=(optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+        ):
+            if RECORD not in t.user_attrs:
+                continue
+            path = result_path(settings.val_dir, t.user_attrs[RUN])
+            if path.exists():
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(weights_path(path), base64.b64decode(t.user_attrs[WEIGHTS]))
+            write_atomic(path, t.user_attrs[RECORD].encode())
+            written.append(path)
+    return written
+
+
+def lost(err: Exception, storage: str) -> str:
+    """One line for a storage that failed while a search used it (a server restarted or gone)."""
+    if isinstance(err, StorageError):
+        return str(err)
+    reason = str(getattr(err, "orig", None) or type(err).__name__).strip().splitlines()[0]
+    return f"lost the storage {shown(storage)}: {reason}; what finished is kept, run the stage again to go on"
+
+
+def study(name: str, storage: str, sampler=None, pruner=None) -> optuna.Study:
     return optuna.create_study(
         study_name=name,
-        storage=storage,
+        storage=rdb(storage),
         load_if_exists=True,
         direction="maximize",
         sampler=sampler or optuna.samplers.TPESampler(seed=0),
@@ -152,7 +226,8 @@ def heartbeat(trial: optuna.Trial, seconds: float):
 
     def beat() -> None:
         while not done.wait(seconds):
-            trial.set_user_attr(HEARTBEAT, time.time())
+            with contextlib.suppress(sqlalchemy.exc.SQLAlchemyError):  # the server is away: the next beat tries
+                trial.set_user_attr(HEARTBEAT, time.time())
 
     trial.set_user_attr(HEARTBEAT, time.time())
     thread = threading.Thread(target=beat, daemon=True)
@@ -222,6 +297,7 @@ def run_trials(settings: Settings, st: optuna.Study, objective, n_trials: int, q
             if queued_only and not queued(st):
                 return
             trial = st.ask()
+        trial.set_user_attr(WORKER, f"{socket.gethostname()}:{os.getpid()}")
         try:
             with heartbeat(trial, HEARTBEAT_SECONDS):
                 value = objective(trial)
@@ -237,8 +313,12 @@ def run_trials(settings: Settings, st: optuna.Study, objective, n_trials: int, q
 
 def _worker(settings: Settings, study_name: str, make_objective, options: dict, n_trials: int, queued_only) -> None:
     torch.set_num_threads(1)  # one core each: several OpenMP threads per process on shared cores stall
-    st = study(study_name, settings.storage, **options)
-    run_trials(settings, st, make_objective(settings), n_trials, queued_only)
+    try:
+        st = study(study_name, settings.storage, **options)
+        run_trials(settings, st, make_objective(settings), n_trials, queued_only)
+    except (StorageError, sqlalchemy.exc.OperationalError) as err:
+        print(f"tools.search: worker {os.getpid()}: error: {lost(err, settings.storage)}", file=sys.stderr)
+        sys.exit(1)
 
 
 def optimize(
@@ -262,7 +342,7 @@ def optimize(
     for p in procs:
         p.join()
     if any(p.exitcode for p in procs):
-        raise RuntimeError(f"a search worker failed: exit codes {[p.exitcode for p in procs]}")
+        raise WorkerFailed(f"a search worker failed: exit codes {[p.exitcode for p in procs]}")
 
 
 def run_queue(settings: Settings, stage: str, names: list[str], make_objective, **options) -> None:
@@ -292,9 +372,24 @@ def stage_probe(args, settings: Settings) -> None:
 
 def ranked(stage: str, storage: str) -> list[str]:
     """Candidates of a finished stage, best first."""
-    st = optuna.load_study(study_name=stage, storage=storage)
+    st = load(stage, storage)
     done = st.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     return [t.params["candidate"] for t in sorted(done, key=lambda t: -t.value)]
+
+
+def load(name: str, storage: str) -> optuna.Study:
+    """A study the storage must hold already."""
+    if name not in optuna.get_all_study_names(rdb(storage)):
+        raise StorageError(f"storage {shown(storage)} holds no study {name!r} of this search")
+    return optuna.load_study(study_name=name, storage=rdb(storage))
+
+
+def studies(storage: str) -> list[optuna.Study]:
+    """Every study in the storage; none is an error (a wrong database, or one where no search ran)."""
+    names = optuna.get_all_study_names(rdb(storage))
+    if not names:
+        raise StorageError(f"storage {shown(storage)} holds no study of this search")
+    return [load(name, storage) for name in names]
 
 
 def stage_full(args, settings: Settings) -> None:
@@ -348,9 +443,7 @@ def recipe_objective(base: str, settings: Settings):
             label_smoothing=trial.suggest_categorical("label_smoothing", [0.0, 0.05, 0.1]),
             ema=trial.suggest_categorical("ema", [0.0, 0.99, 0.999]),
             distill=trial.suggest_categorical("distill", [0.0, 0.5]) if teacher.exists() else 0.0,
-            rotate=10.0 * aug,
-            scale=0.1 * aug,
-            translate=2.0 * aug,
+            **augmentation(aug),
         )
         if recipe["distill"]:  # a path relative to the repository, as every recorded run names it
             recipe["teacher"] = teacher.relative_to(REPO).as_posix() if teacher.is_relative_to(REPO) else str(teacher)
@@ -427,7 +520,7 @@ def seeds_objective(settings: Settings):
         cfg = seed_config(settings, trial.user_attrs["point"])
         say(f"trial {trial.number}: {cfg.run_name}")
         result = train(cfg, results_dir=settings.val_dir, progress=False)
-        trial.set_user_attr("run", cfg.run_name)
+        attach(trial, result_path(settings.val_dir, cfg.run_name))
         return objective_value(result, cfg.epochs)
 
     return objective
@@ -454,6 +547,30 @@ STAGES = {
 }
 
 
+def command_gather(args, settings: Settings) -> None:
+    """Every finished trial's results file and weights, from the study's database into results/val/."""
+    written = gather(settings)
+    say(f"{len(written)} run(s) written to {settings.val_dir}" + "".join(f"\n  {p.name}" for p in written))
+
+
+def command_status(args, settings: Settings) -> None:
+    """Each study's trials by state, and the running ones with their last heartbeat."""
+    now = time.time()
+    for st in studies(settings.storage):
+        trials = st.get_trials(deepcopy=False)
+        by_state = Counter(t.state.name.lower() for t in trials)
+        print(f"{st.study_name}: {len(trials)} trials: " + ", ".join(f"{n} {k}" for k, n in sorted(by_state.items())))
+        for t in trials:
+            if t.state == optuna.trial.TrialState.RUNNING:
+                age = now - last_heartbeat(t)
+                late = "stale: failed by the next stage started" if age > settings.grace else "alive"
+                print(f"  trial {t.number} {point_of(t) or ''}: last heartbeat {age:.0f} s ago ({late})")
+
+
+# Besides the stages: what reads a study without training.
+COMMANDS = {**STAGES, "gather": command_gather, "status": command_status}
+
+
 def list_candidates() -> None:
     for name, layers in STACKS.items():
         d = describe(layers)
@@ -464,7 +581,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m tools.search", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("stage", nargs="?", choices=list(STAGES))
+    p.add_argument("stage", nargs="?", choices=list(COMMANDS), help="a stage, or gather or status")
     p.add_argument("--list", action="store_true", help="list the candidates and exit")
     p.add_argument("--storage", default=None, help="Optuna storage URL (default: build/search.db)")
     p.add_argument("--top", type=int, default=6, help="full: how many of the best probes")
@@ -482,6 +599,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help=f"every trial a smoke run of at most {DRY_RUN_EPOCHS} epochs, into a temporary folder "
         "(and a study there, unless --storage names one): for CI",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="the folder the runs are written to, and gather writes to (default: results/val; a dry run: a "
+        "temporary folder)",
     )
     p.add_argument(
         "--workers",
@@ -502,7 +626,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def check(args) -> None:
     """One line for each way the command line can be wrong, before any study is opened."""
     if args.stage is None:
-        raise ValueError(f"name a stage ({', '.join(STAGES)}) or --list")
+        raise ValueError(f"name a stage ({', '.join(STAGES)}), gather, status or --list")
     named = [] if args.stage == "grid" else (args.candidates or [])  # grid points are checked by the stage
     unknown = [c for c in named + ([args.base] if args.base else []) if c not in CANDIDATES]
     if unknown:
@@ -527,15 +651,21 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             settings = Settings(
                 storage=args.storage or (f"sqlite:///{tmp}/search.db" if args.dry_run else DEFAULT_STORAGE),
-                val_dir=Path(tmp) if args.dry_run else Settings.val_dir,
+                val_dir=args.out or (Path(tmp) if args.dry_run else Settings.val_dir),
                 dry_run=args.dry_run,
                 workers=args.workers,
                 grace=args.grace,
             )
-            STAGES[args.stage](args, settings)
-    except (ValueError, KeyError) as err:
+            COMMANDS[args.stage](args, settings)
+    except (ValueError, KeyError, StorageError) as err:
         print(f"tools.search: error: {err}", file=sys.stderr)
         return 2
+    except sqlalchemy.exc.OperationalError as err:
+        print(f"tools.search: error: {lost(err, args.storage or DEFAULT_STORAGE)}", file=sys.stderr)
+        return 1
+    except WorkerFailed as err:
+        print(f"tools.search: error: {err}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -4,6 +4,7 @@ with recipe changes. Tables only; tools/search.py runs them. Each comment says w
 
 from __future__ import annotations
 
+import model as model_lib
 from utils.config import run_name
 from utils.course import S7_SMALLEST
 from utils.paths import DEFAULT_RESULTS_DIR, REPO
@@ -168,8 +169,8 @@ ONE_CHANGE = [
 
 
 def augmentation(factor: float) -> dict:
-    """Model_7's rotation, scale and shift, all scaled by ``factor``."""
-    return dict(rotate=10.0 * factor, scale=0.1 * factor, translate=2.0 * factor)
+    """The course's augmentation (model.AUGMENTED: Model_7's rotation, scale and shift), all scaled by ``factor``."""
+    return {k: model_lib.AUGMENTED[k] * factor for k in ("rotate", "scale", "translate")}
 
 
 # Named changes to the base recipe for the grid stage. The recipe stage pruned at epoch 5, near the peak of the

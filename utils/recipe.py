@@ -18,13 +18,18 @@ def config_for(model: str, kind: type[TrainConfig] = TrainConfig, **overrides) -
     if unknown:
         raise ValueError(f"unknown {kind.__name__} field(s): {', '.join(sorted(unknown))}")
     merged = {"model": model, **model_lib.get_recipe(model), **overrides}
-    epochs = merged.get("epochs", kind.epochs)
-    if "hold" not in overrides and merged.get("hold", 0) >= epochs > 0:
-        merged["hold"] = epochs - 1  # a shorter run (smoke, dry run) of a held recipe keeps one epoch of cycle
+    if "hold" not in overrides:  # a hold asked for is checked as it is
+        merged["hold"] = held_within(merged.get("hold", 0), merged.get("epochs", kind.epochs))
     cfg = kind(**merged)
     cfg.validate()
     network(cfg)
     return cfg
+
+
+def held_within(hold: int, epochs: int) -> int:
+    """A recipe's held epochs in a run of ``epochs`` (a smoke or dry run may be shorter than the hold): the
+    one-cycle schedule keeps at least one epoch before the held rate."""
+    return min(hold, epochs - 1) if epochs > 0 else hold
 
 
 def network(cfg: TrainConfig) -> nn.Module:

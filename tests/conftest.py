@@ -20,3 +20,23 @@ def raw_files(mnist):
     """The four official raw files, as bytes."""
     raw = utils.data.raw_dir(utils.DEFAULT_DATA_DIR)
     return {name: (raw / name).read_bytes() for name in utils.data.MNIST_MD5}
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for the session (tests/postgres.py)."""
+    from postgres import Server
+
+    server = Server()
+    server.start()
+    yield server
+    server.stop("immediate")
+    server.remove()
+
+
+@pytest.fixture
+def study_url(postgres):
+    """A database of its own on the session's server, for one test."""
+    import secrets
+
+    return postgres.create_database(f"t_{secrets.token_hex(8)}")

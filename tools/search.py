@@ -143,8 +143,11 @@ class StorageError(Exception):
 
 
 def shown(url: str) -> str:
-    """A storage URL as it may be printed: its password masked."""
-    return make_url(url).render_as_string(hide_password=True)
+    """A storage URL as it may be printed: its password masked (one that is no URL is not shown)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except sqlalchemy.exc.ArgumentError:
+        return "given"
 
 
 @functools.cache

@@ -7,11 +7,11 @@ import pytest
 
 import model as model_lib
 import utils
-from tools import search, search_space
+from tools import search, search_space, search_study
 from utils import course
 from utils.recipe import network
 
-SETTINGS = search.Settings()
+SETTINGS = search_study.Settings()
 
 
 def test_at_least_20_candidates_between_2000_and_3500_parameters_of_every_kind():
@@ -68,7 +68,7 @@ def test_budget_stacks_lie_between_model_6_and_the_course_limit():
 
 
 def test_a_dry_run_keeps_a_held_rate_inside_its_shortened_schedule(tmp_path):
-    dry = search.Settings(val_dir=tmp_path, dry_run=True)
+    dry = search_study.Settings(val_dir=tmp_path, dry_run=True)
     held = search.grid_config(dry, "sep-all-23+hold2+bn300", "grid", 15)
     assert (held.epochs, held.hold, held.bn_batches) == (search.DRY_RUN_EPOCHS, search.DRY_RUN_EPOCHS - 1, 300)
     assert held.train_limit == course.SMOKE["train_limit"] and held.eval_limit == course.SMOKE["eval_limit"]
@@ -129,10 +129,10 @@ def test_starting_a_stage_fails_the_trials_of_a_killed_search_and_leaves_a_runni
 
     import optuna
 
-    monkeypatch.setattr(search, "HEARTBEAT_SECONDS", 1)
+    monkeypatch.setattr(search_study, "HEARTBEAT_SECONDS", 1)
     url = f"sqlite:///{tmp_path}/search.db"
-    settings = search.Settings(storage=url, grace=3)
-    st = search.study("grid", url)
+    settings = search_study.Settings(storage=url, grace=3)
+    st = search_study.study("grid", url)
     for point in ("killed", "running"):
         st.enqueue_trial({}, user_attrs={"point": point})
     # A search in another process takes the first trial; it is killed mid-trial, before it can tell the study.
@@ -140,9 +140,9 @@ def test_starting_a_stage_fails_the_trials_of_a_killed_search_and_leaves_a_runni
         [
             sys.executable,
             "-c",
-            "import sys, time; from tools import search; search.HEARTBEAT_SECONDS = 1; "
-            "s = search.Settings(storage=sys.argv[1]); "
-            "search.run_trials(s, search.study('grid', s.storage), lambda trial: time.sleep(60), 1)",
+            "import sys, time; from tools import search_study; search_study.HEARTBEAT_SECONDS = 1; "
+            "s = search_study.Settings(storage=sys.argv[1]); "
+            "search_study.run_trials(s, search_study.study('grid', s.storage), lambda trial: time.sleep(60), 1)",
             url,
         ],
         cwd=utils.REPO,
@@ -153,18 +153,19 @@ def test_starting_a_stage_fails_the_trials_of_a_killed_search_and_leaves_a_runni
     killed.send_signal(signal.SIGKILL)
     killed.wait()
     release = threading.Event()  # a search beside this one runs the second trial
-    beside = threading.Thread(target=search.run_trials, args=(settings, st, lambda trial: release.wait(30) and 1.0, 1))
+    work = lambda trial: release.wait(30) and 1.0
+    beside = threading.Thread(target=search_study.run_trials, args=(settings, st, work, 1))
     beside.start()
     try:
         while len(st.get_trials(states=(optuna.trial.TrialState.RUNNING,))) < 2:
             time.sleep(0.2)
-        assert search.running(st, ["killed", "running"], settings.grace)[0].startswith("killed (stale in ")
+        assert search_study.running(st, ["killed", "running"], settings.grace)[0].startswith("killed (stale in ")
         time.sleep(4)  # past the grace period: only the live search kept writing heartbeats
-        search.fail_stale(st, settings.grace)
+        search_study.fail_stale(st, settings.grace)
         states = {t.user_attrs["point"]: t.state for t in st.trials}
         assert states == {"killed": optuna.trial.TrialState.FAIL, "running": optuna.trial.TrialState.RUNNING}
-        assert search.unrun(st, ["killed", "running", "new"]) == ["killed", "new"]
-        assert [r.split()[0] for r in search.running(st, ["killed", "running", "new"], 3)] == ["running"]
+        assert search_study.unrun(st, ["killed", "running", "new"]) == ["killed", "new"]
+        assert [r.split()[0] for r in search_study.running(st, ["killed", "running", "new"], 3)] == ["running"]
     finally:
         release.set()
         beside.join()
@@ -177,19 +178,19 @@ def test_a_failed_candidate_is_queued_again_in_every_stage(tmp_path):
 
     url = f"sqlite:///{tmp_path}/search.db"
     for stage in ("probe", "full", "grid", "seeds"):
-        st = search.study(stage, url)
+        st = search_study.study(stage, url)
         for name, state in (("a", "FAIL"), ("b", "COMPLETE"), ("c", "PRUNED")):
-            st.enqueue_trial(search.queued_params(stage, name), user_attrs={"point": name})
+            st.enqueue_trial(search_study.queued_params(stage, name), user_attrs={"point": name})
             trial = st.ask()
             if stage in ("probe", "full"):
                 trial.suggest_categorical("candidate", ["a", "b", "c"])
             st.tell(trial, 1.0 if state == "COMPLETE" else None, state=getattr(optuna.trial.TrialState, state))
-        assert search.unrun(st, ["a", "b", "c", "d"]) == ["a", "d"], stage
+        assert search_study.unrun(st, ["a", "b", "c", "d"]) == ["a", "d"], stage
 
 
 def test_a_search_stops_when_the_search_beside_it_took_its_queued_trials(tmp_path):
-    settings = search.Settings(storage=f"sqlite:///{tmp_path}/search.db")
-    st = search.study("grid", settings.storage)
+    settings = search_study.Settings(storage=f"sqlite:///{tmp_path}/search.db")
+    st = search_study.study("grid", settings.storage)
     st.enqueue_trial({}, user_attrs={"point": "m7"})
     ran = []
 
@@ -198,19 +199,19 @@ def test_a_search_stops_when_the_search_beside_it_took_its_queued_trials(tmp_pat
         return 1.0
 
     # Both searches counted the one queued trial; the one beside this one ran it first.
-    search.run_trials(settings, st, objective, 1, queued_only=True)
-    search.run_trials(settings, st, objective, 1, queued_only=True)
+    search_study.run_trials(settings, st, objective, 1, queued_only=True)
+    search_study.run_trials(settings, st, objective, 1, queued_only=True)
     assert ran == ["m7"] and len(st.trials) == 1
 
 
 def test_workers_never_take_the_same_queued_trial(tmp_path):
     """Four processes ask at once for forty queued trials: each runs once (SQLite: the lock file beside the
     database keeps the askers apart)."""
-    settings = search.Settings(storage=f"sqlite:///{tmp_path}/search.db", workers=4)
-    st = search.study("grid", settings.storage)
+    settings = search_study.Settings(storage=f"sqlite:///{tmp_path}/search.db", workers=4)
+    st = search_study.study("grid", settings.storage)
     for i in range(40):
         st.enqueue_trial({}, user_attrs={"point": f"p{i}"})
-    search.optimize(settings, "grid", point_number_objective, 40, queued_only=True)
+    search_study.optimize(settings, "grid", point_number_objective, 40, queued_only=True)
     values = sorted(t.value for t in st.trials)
     assert values == list(range(40)) and len(st.trials) == 40
 
@@ -222,7 +223,7 @@ def point_number_objective(settings):
 def test_the_seeds_stage_runs_a_recorded_point_again_on_other_seeds_once(mnist, tmp_path, capsys):
     import argparse
 
-    settings = search.Settings(storage=f"sqlite:///{tmp_path}/search.db", val_dir=tmp_path, dry_run=True)
+    settings = search_study.Settings(storage=f"sqlite:///{tmp_path}/search.db", val_dir=tmp_path, dry_run=True)
     search.stage_grid(argparse.Namespace(candidates=["m7+hold1"]), settings)
     search.stage_seeds(argparse.Namespace(runs=["grid-m7+hold1"], seeds=[2, 3]), settings)
     seed1, seed3 = (utils.load_result(tmp_path / f"Model_7-grid-m7+hold1-seed{s}.json") for s in (1, 3))
@@ -230,4 +231,4 @@ def test_the_seeds_stage_runs_a_recorded_point_again_on_other_seeds_once(mnist, 
     search.stage_seeds(argparse.Namespace(runs=["grid-m7+hold1"], seeds=[2, 4]), settings)
     out = capsys.readouterr().out
     assert "Model_7-grid-m7+hold1-seed2: already on record" in out and "trial 2: Model_7-grid-m7+hold1-seed4" in out
-    assert len(search.study("seeds", settings.storage).trials) == 3
+    assert len(search_study.study("seeds", settings.storage).trials) == 3

@@ -12,7 +12,7 @@ import optuna
 import pytest
 
 import utils
-from tools import search
+from tools import search_study
 
 GRACE = 4  # seconds without a heartbeat before a running trial counts as killed (the heartbeat is 1 s here)
 # stage -> its command line's points; each is a dry run of a couple of seconds
@@ -39,7 +39,10 @@ def start(*args, out, storage, env=None):
 
 
 # The search's command line with a heartbeat every second, so that a test waits seconds for a stale trial.
-HEARTBEAT_1S = "import sys; from tools import search; search.HEARTBEAT_SECONDS = 1; sys.exit(search.main(sys.argv[1:]))"
+HEARTBEAT_1S = (
+    "import sys; from tools import search, search_study; search_study.HEARTBEAT_SECONDS = 1; "
+    "sys.exit(search.main(sys.argv[1:]))"
+)
 
 
 def finish(proc, timeout=300):
@@ -153,11 +156,11 @@ def test_a_storage_that_cannot_serve_gives_one_line_and_never_the_password(postg
 
 def test_workers_never_take_the_same_queued_trial_on_the_server(study_url):
     """Optuna takes a queued trial under a row lock on PostgreSQL: four processes, forty trials, each run once."""
-    settings = search.Settings(storage=study_url, workers=4)
-    st = search.study("grid", settings.storage)
+    settings = search_study.Settings(storage=study_url, workers=4)
+    st = search_study.study("grid", settings.storage)
     for i in range(40):
         st.enqueue_trial({}, user_attrs={"point": f"p{i}"})
-    search.optimize(settings, "grid", point_number_objective, 40, queued_only=True)
+    search_study.optimize(settings, "grid", point_number_objective, 40, queued_only=True)
     assert sorted(t.value for t in st.get_trials()) == list(range(40))
 
 

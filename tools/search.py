@@ -25,7 +25,6 @@ import tempfile
 from pathlib import Path
 
 import optuna
-import sqlalchemy
 
 import model as model_lib
 from tools import search_study
@@ -42,6 +41,7 @@ from tools.search_space import (
 from tools.search_study import (
     DEFAULT_STORAGE,
     HEARTBEAT_GRACE,
+    STORAGE_LOST,
     Settings,
     StorageError,
     WorkerFailed,
@@ -388,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, KeyError, StorageError) as err:
         print(f"tools.search: error: {err}", file=sys.stderr)
         return 2
-    except sqlalchemy.exc.OperationalError as err:
+    except STORAGE_LOST as err:
         print(f"tools.search: error: {lost(err, args.storage or DEFAULT_STORAGE)}", file=sys.stderr)
         return 1
     except WorkerFailed as err:

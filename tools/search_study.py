@@ -115,11 +115,16 @@ def gather(settings: Settings) -> list[Path]:
     return written
 
 
+# What a storage that went away mid-search raises: SQLAlchemy's error, or Optuna's wrapping of it
+STORAGE_LOST = (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError)
+
+
 def lost(err: Exception, storage: str) -> str:
     """One line for a storage that failed while a search used it (a server restarted or gone)."""
     if isinstance(err, StorageError):
         return str(err)
-    reason = str(getattr(err, "orig", None) or type(err).__name__).strip().splitlines()[0]
+    cause = err.__cause__ if isinstance(err, optuna.exceptions.StorageInternalError) and err.__cause__ else err
+    reason = (str(getattr(cause, "orig", None) or cause).strip().splitlines() or [type(cause).__name__])[0]
     return f"lost the storage {shown(storage)}: {reason}; what finished is kept, run the stage again to go on"
 
 
@@ -148,7 +153,7 @@ def heartbeat(trial: optuna.Trial, seconds: float):
 
     def beat() -> None:
         while not done.wait(seconds):
-            with contextlib.suppress(sqlalchemy.exc.SQLAlchemyError):  # the server is away: the next beat tries
+            with contextlib.suppress(*STORAGE_LOST):  # the server is away: the next beat tries again
                 trial.set_user_attr(HEARTBEAT, time.time())
 
     trial.set_user_attr(HEARTBEAT, time.time())
@@ -238,7 +243,7 @@ def _worker(settings: Settings, study_name: str, make_objective, options: dict, 
     try:
         st = study(study_name, settings.storage, **options)
         run_trials(settings, st, make_objective(settings), n_trials, queued_only)
-    except (StorageError, sqlalchemy.exc.OperationalError) as err:
+    except (StorageError, *STORAGE_LOST) as err:
         print(f"tools.search: worker {os.getpid()}: error: {lost(err, settings.storage)}", file=sys.stderr)
         sys.exit(1)
 

@@ -82,8 +82,7 @@ def rdb(url: str) -> optuna.storages.RDBStorage:
     except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError) as err:
         raise StorageError(f"storage {shown(url)}: not a database URL ({type(err).__name__})") from None
     except sqlalchemy.exc.OperationalError as err:
-        reason = str(err.orig).strip().splitlines()[0] if err.orig else type(err).__name__
-        raise StorageError(f"storage {shown(url)}: cannot connect: {reason}") from None
+        raise StorageError(f"storage {shown(url)}: cannot connect: {driver_said(err)}") from None
 
 
 def attach(trial: optuna.Trial, results_file: Path) -> None:
@@ -123,9 +122,13 @@ def lost(err: Exception, storage: str) -> str:
     """One line for a storage that failed while a search used it (a server restarted or gone)."""
     if isinstance(err, StorageError):
         return str(err)
+    return f"lost the storage {shown(storage)}: {driver_said(err)}; what finished is kept, run the stage again to go on"
+
+
+def driver_said(err: Exception) -> str:
+    """The first line of what the database driver said, under SQLAlchemy's error and Optuna's wrapping of it."""
     cause = err.__cause__ if isinstance(err, optuna.exceptions.StorageInternalError) and err.__cause__ else err
-    reason = (str(getattr(cause, "orig", None) or cause).strip().splitlines() or [type(cause).__name__])[0]
-    return f"lost the storage {shown(storage)}: {reason}; what finished is kept, run the stage again to go on"
+    return (str(getattr(cause, "orig", None) or cause).strip().splitlines() or [type(cause).__name__])[0]
 
 
 def study(name: str, storage: str, sampler=None, pruner=None) -> optuna.Study:

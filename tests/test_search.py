@@ -1,8 +1,10 @@
 """The search: its candidates, its stages end to end on a few images, and its errors."""
 
+import multiprocessing
 import subprocess
 import sys
 
+import optuna
 import pytest
 
 import model as model_lib
@@ -204,16 +206,33 @@ def test_a_search_stops_when_the_search_beside_it_took_its_queued_trials(tmp_pat
     assert ran == ["m7"] and len(st.trials) == 1
 
 
-def test_workers_never_take_the_same_queued_trial(tmp_path):
-    """Four processes ask at once for forty queued trials: each runs once (SQLite: the lock file beside the
-    database keeps the askers apart)."""
-    settings = search_study.Settings(storage=f"sqlite:///{tmp_path}/search.db", workers=4)
-    st = search_study.study("grid", settings.storage)
-    for i in range(40):
-        st.enqueue_trial({}, user_attrs={"point": f"p{i}"})
-    search_study.optimize(settings, "grid", point_number_objective, 40, queued_only=True)
-    values = sorted(t.value for t in st.trials)
-    assert values == list(range(40)) and len(st.trials) == 40
+def test_searches_started_at_once_run_each_name_once(tmp_path):
+    """SQLite: the lock file beside the database keeps the searches apart."""
+    each_name_runs_once(f"sqlite:///{tmp_path}/search.db")
+
+
+NAMES = [f"p{i}" for i in range(20)]
+
+
+def each_name_runs_once(storage, searches=4):
+    """``searches`` processes queue the same names at the same moment and then run the queue: each name runs once,
+    and no process runs a trial that the sampler made (it has no point: KeyError, and the process fails)."""
+    search_study.study("grid", storage)  # made before: the searches race on the queue, not on making the study
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(searches)
+    procs = [ctx.Process(target=queue_at_once, args=(barrier, storage)) for _ in range(searches)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=300)
+    assert [p.exitcode for p in procs] == [0] * searches
+    trials = optuna.load_study(study_name="grid", storage=storage).trials
+    assert sorted(t.value for t in trials) == list(range(len(NAMES))) and len(trials) == len(NAMES)
+
+
+def queue_at_once(barrier, storage):
+    barrier.wait()
+    search_study.run_queue(search_study.Settings(storage=storage), "grid", NAMES, point_number_objective)
 
 
 def point_number_objective(settings):

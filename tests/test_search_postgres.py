@@ -10,9 +10,9 @@ import time
 
 import optuna
 import pytest
+from test_search import each_name_runs_once
 
 import utils
-from tools import search_study
 
 GRACE = 4  # seconds without a heartbeat before a running trial counts as killed (the heartbeat is 1 s here)
 # stage -> its command line's points; each is a dry run of a couple of seconds
@@ -156,15 +156,6 @@ def test_a_storage_that_cannot_serve_gives_one_line_and_never_the_password(postg
     assert "Traceback" not in err and postgres.password not in out + err
 
 
-def test_workers_never_take_the_same_queued_trial_on_the_server(study_url):
-    """Optuna takes a queued trial under a row lock on PostgreSQL: four processes, forty trials, each run once."""
-    settings = search_study.Settings(storage=study_url, workers=4)
-    st = search_study.study("grid", settings.storage)
-    for i in range(40):
-        st.enqueue_trial({}, user_attrs={"point": f"p{i}"})
-    search_study.optimize(settings, "grid", point_number_objective, 40, queued_only=True)
-    assert sorted(t.value for t in st.get_trials()) == list(range(40))
-
-
-def point_number_objective(settings):
-    return lambda trial: float(trial.user_attrs["point"][1:])
+def test_searches_started_at_once_run_each_name_once_on_the_server(study_url):
+    """PostgreSQL: an advisory lock of the server keeps the searches apart."""
+    each_name_runs_once(study_url)

@@ -69,14 +69,29 @@ def shown(url: str) -> str:
         return "given"
 
 
+BACKENDS = ("sqlite", "postgresql")  # those whose workers queue_lock keeps apart
+
+
+def backend_of(url: str) -> str:
+    """The storage's database, one of BACKENDS."""
+    try:
+        backend = make_url(url).get_backend_name()
+    except sqlalchemy.exc.ArgumentError:
+        raise StorageError(f"storage {shown(url)}: not a database URL") from None
+    if backend not in BACKENDS:
+        raise StorageError(f"storage {shown(url)}: not a database URL of {' or '.join(BACKENDS)}")
+    return backend
+
+
 @functools.cache
 def rdb(url: str) -> optuna.storages.RDBStorage:
     """The storage of ``url``, once per process. A server (PostgreSQL) is pinged before each use of a pooled
     connection, so that workers go on after the server restarts; its password may come from the URL, PGPASSWORD
     or a pgpass file (libpq reads them)."""
+    backend = backend_of(url)
     if url == DEFAULT_STORAGE:
         Path(REPO / "build").mkdir(exist_ok=True)
-    engine = {} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    engine = {} if backend == "sqlite" else {"pool_pre_ping": True}
     try:
         return optuna.storages.RDBStorage(url, engine_kwargs=engine)
     except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError) as err:
@@ -209,13 +224,31 @@ def queued(st: optuna.Study) -> int:
     return len(st.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)))
 
 
-def asking(storage: str):
-    """Held while a worker takes a queued trial. On PostgreSQL (and other servers) Optuna takes it under a row lock,
-    so two workers never take the same; SQLite has no such lock, so on one machine a lock file beside the
-    database keeps the askers apart, whichever process started them."""
-    if storage.startswith("sqlite:///"):
-        return FileLock(storage.removeprefix("sqlite:///") + ".ask.lock")
-    return contextlib.nullcontext()
+# The advisory lock the search's workers take on a PostgreSQL server (any fixed number that no other user of the
+# database takes)
+SERVER_LOCK_KEY = 0x5EA2C4
+
+
+@contextlib.contextmanager
+def queue_lock(storage: str):
+    """Held while a search changes the queue or takes from it. Two searches started at once would otherwise both
+    see a name unrun and both queue it (the name then runs twice); a worker that counted one queued trial may
+    see another take it before it asks, and Optuna would then sample a new trial instead. On SQLite (one
+    machine) a lock file beside the database; on PostgreSQL an advisory lock of the server, held for one
+    transaction, which the server lets go when a killed worker's connection drops."""
+    if backend_of(storage) == "sqlite":
+        with FileLock(make_url(storage).database + ".lock"):
+            yield
+        return
+    with lock_engine(storage).begin() as connection:
+        connection.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SERVER_LOCK_KEY})
+        yield
+
+
+@functools.cache
+def lock_engine(url: str) -> sqlalchemy.Engine:
+    """A connection of its own per lock, so that a lock is never held on a connection that Optuna uses."""
+    return sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
 
 
 def run_trials(settings: Settings, st: optuna.Study, objective, n_trials: int, queued_only: bool = False) -> None:
@@ -223,7 +256,7 @@ def run_trials(settings: Settings, st: optuna.Study, objective, n_trials: int, q
     trial is left (a worker beside this one took it) instead of asking the sampler for a new one, which
     Study.optimize would do."""
     for _ in range(n_trials):
-        with asking(settings.storage):
+        with queue_lock(settings.storage):
             if queued_only and not queued(st):
                 return
             trial = st.ask()
@@ -279,9 +312,10 @@ def run_queue(settings: Settings, stage: str, names: list[str], make_objective, 
     """Each name once in the stage's study: those not run, running or queued are queued, then every queued trial
     runs (here, and in any search beside this one on the same storage)."""
     st = study(stage, settings.storage, **options)
-    fail_stale(st, settings.grace)
-    for name in unrun(st, names):
-        st.enqueue_trial(queued_params(stage, name), user_attrs={"point": name})
+    with queue_lock(settings.storage):
+        fail_stale(st, settings.grace)
+        for name in unrun(st, names):
+            st.enqueue_trial(queued_params(stage, name), user_attrs={"point": name})
     elsewhere = running(st, names, settings.grace)
     if elsewhere:
         say(f"running in another search, or in one stopped and not yet failed: {', '.join(elsewhere)}")

@@ -216,8 +216,8 @@ NAMES = [f"p{i}" for i in range(20)]
 
 def each_name_runs_once(storage, searches=4):
     """``searches`` processes queue the same names at the same moment and then run the queue: each name runs once,
-    and no process runs a trial that the sampler made (it has no point: KeyError, and the process fails)."""
-    search_study.study("grid", storage)  # made before: the searches race on the queue, not on making the study
+    and no process runs a trial that the sampler made (it has no point: KeyError, and the process fails). The
+    storage is new: they make its tables at once too."""
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(searches)
     procs = [ctx.Process(target=queue_at_once, args=(barrier, storage)) for _ in range(searches)]

@@ -93,7 +93,8 @@ def rdb(url: str) -> optuna.storages.RDBStorage:
         Path(REPO / "build").mkdir(exist_ok=True)
     engine = {} if backend == "sqlite" else {"pool_pre_ping": True}
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+        with queue_lock(url):  # workers that make the tables of a new database at once collide
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine)
     except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError) as err:
         raise StorageError(f"storage {shown(url)}: not a database URL ({type(err).__name__})") from None
     except sqlalchemy.exc.OperationalError as err:

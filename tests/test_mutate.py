@@ -42,6 +42,20 @@ def test_counts_and_the_survivors_that_no_reason_explains():
     assert unexplained == ["tools.report.documents.x_check__mutmut_3", "utils.runs.x_meets_bar__mutmut_2"]
 
 
+def test_a_resumed_run_names_only_the_untested_mutants_of_its_files():
+    found = {
+        "tools.check_notebook.x_check__mutmut_1": "killed",
+        "tools.check_notebook.x_check__mutmut_2": "not checked",
+        "tools.check_notebook.x_check__mutmut_3": "survived",
+        "utils.data.x_read_idx__mutmut_1": "not checked",
+        "utils.runs.x_meets_bar__mutmut_1": "not checked",
+        "utils.plots.x_plot_curves__mutmut_1": "not checked",  # out of scope
+    }
+    files = ["tools/check_notebook.py", "utils/data.py"]
+    expected = ["tools.check_notebook.x_check__mutmut_2", "utils.data.x_read_idx__mutmut_1"]
+    assert mutate.untested(found, files) == expected
+
+
 def test_an_equivalent_needs_its_reason(tmp_path):
     listed = tmp_path / "equivalents.txt"
     listed.write_text("# comment\ntools.report.documents.x_check__mutmut_2  the same figures in another order\n")

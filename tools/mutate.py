@@ -4,6 +4,7 @@
     python -m tools.mutate --counts        # the counts of the last run, without running anything
     python -m tools.mutate --files tools/check_notebook.py utils/runs.py   # some of the files in scope only
     python -m tools.mutate --max-children 2
+    python -m tools.mutate --resume        # go on with a stopped run: only the mutants it left untested
 
 mutmut changes one small thing at a time in the functions below (an operator, a constant, a condition)
 and runs the tests that reach that function: a mutant that no test notices has *survived*. A survivor is
@@ -103,6 +104,13 @@ def statuses() -> dict[str, str]:
         if sep and file_of(name):
             found[name] = status
     return found
+
+
+def untested(found: dict[str, str], files: list[str]) -> list[str]:
+    """The mutants of ``files`` that a stopped run left untested, or whose function changed since (mutmut made them
+    again). mutmut tests a mutant it is given by name again even when it has a result, so a resumed run names
+    only these."""
+    return sorted(name for name, status in found.items() if status == NOT_RUN and file_of(name) in files)
 
 
 def equivalents(path: Path = EQUIVALENTS) -> dict[str, str]:
@@ -206,16 +214,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--counts", action="store_true", help="only print the counts of the last run")
     p.add_argument("--max-children", type=int, default=2, help="mutants tested at a time (default: 2)")
     p.add_argument("--files", nargs="+", choices=list(SCOPE), default=list(SCOPE), help="these files in scope only")
+    p.add_argument("--resume", action="store_true", help="test only the mutants that the last run left untested")
     args = p.parse_args(argv)
     try:
         listed = equivalents()
     except ValueError as err:
         print(f"tools.mutate: error: {err}", file=sys.stderr)
         return 2
+    if args.resume and not (REPO / "mutants").is_dir():
+        print("tools.mutate: error: no run to resume: mutants/ is not here", file=sys.stderr)
+        return 2
     if not args.counts:
-        patterns = [pattern for path in args.files for pattern in SCOPE[path]]
-        run = mutmut("run", "--max-children", str(args.max_children), *patterns)
-        if run.returncode != 0:
+        in_scope = [pattern for path in args.files for pattern in SCOPE[path]]
+        names = untested(statuses(), args.files) if args.resume else in_scope
+        run = mutmut("run", "--max-children", str(args.max_children), *names) if names else None
+        if run and run.returncode != 0:
             print(f"tools.mutate: error: mutmut run exited {run.returncode}", file=sys.stderr)
             return 1
     found = statuses()

@@ -230,6 +230,13 @@ def each_name_runs_once(storage, searches=4):
     assert sorted(t.value for t in trials) == list(range(len(NAMES))) and len(trials) == len(NAMES)
 
 
+def test_a_search_in_memory_runs_its_queue():
+    """sqlite:// is a database of one process: no lock file, and nothing to keep apart."""
+    settings = search_study.Settings(storage="sqlite://")
+    search_study.run_queue(settings, "grid", NAMES[:3], point_number_objective)
+    assert sorted(t.value for t in search_study.study("grid", settings.storage).trials) == [0, 1, 2]
+
+
 def queue_at_once(barrier, storage):
     barrier.wait()
     search_study.run_queue(search_study.Settings(storage=storage), "grid", NAMES, point_number_objective)

@@ -237,12 +237,14 @@ def queue_lock(storage: str):
     see another take it before it asks, and Optuna would then sample a new trial instead. On SQLite (one
     machine) a lock file beside the database; on PostgreSQL an advisory lock of the server, held for one
     transaction, which the server lets go when a killed worker's connection drops."""
-    if backend_of(storage) == "sqlite":
-        with FileLock(make_url(storage).database + ".lock"):
+    if backend_of(storage) == "postgresql":
+        with lock_engine(storage).begin() as connection:
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SERVER_LOCK_KEY})
             yield
         return
-    with lock_engine(storage).begin() as connection:
-        connection.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SERVER_LOCK_KEY})
+    database = make_url(storage).database
+    in_memory = database in (None, "", ":memory:")  # a database of one process: no other to keep apart
+    with contextlib.nullcontext() if in_memory else FileLock(database + ".lock"):
         yield
 
 
